@@ -1,0 +1,5 @@
+import sys
+
+from slukit.cli import main
+
+sys.exit(main())

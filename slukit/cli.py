@@ -1,0 +1,155 @@
+"""The `slukit` command: thin wrappers that parse, validate and call the library.
+
+Example:
+    $ slukit train recipes/quickstart.yaml --set train.epochs=5
+    $ slukit evaluate runs/quickstart demo-en:test
+    $ echo "wake me up at 7 am" | slukit predict runs/quickstart
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from slukit import __version__
+from slukit.errors import SlukitError
+
+EPILOG = """examples:
+  slukit train recipes/quickstart.yaml
+  slukit train recipes/quickstart.yaml --set train.epochs=5 --set model.units=64
+  slukit evaluate runs/quickstart demo-en:test
+  slukit predict runs/quickstart "set an alarm for 7 am"
+"""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="slukit", description="Joint intent classification and slot tagging with Keras.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"slukit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model from a YAML recipe",
+                                description="Train a joint intent + slot model from a YAML recipe "
+                                "and write a model directory.")
+    train.add_argument("recipe", metavar="RECIPE", help="path of the YAML recipe")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a recipe key, e.g. --set train.batch_size=64 "
+                       "(value parsed as YAML; repeatable)")
+    train.add_argument("--output", metavar="DIR", help="model directory (default: the recipe's "
+                       "`output`, else runs/NAME)")
+    train.add_argument("--quiet", action="store_true", help="print only warnings and the result")
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on labelled data",
+                                   description="Score a trained model: intent accuracy, slot F1, "
+                                   "sentence accuracy, a per-slot report and the most confused intents.")
+    evaluate.add_argument("model", metavar="MODEL_DIR", help="a model directory from `slukit train`")
+    evaluate.add_argument("data", metavar="DATA", help="a data file or folder, or a built-in set "
+                          "such as demo-en or demo-en:valid")
+    evaluate.add_argument("--format", choices=("seqin", "tsv", "jsonl"),
+                          help="data format (default: detected from the path)")
+    evaluate.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                          help="what to do with malformed lines (default: fail)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="tag raw text",
+                                  description="Predict intent and slots: one JSON object per "
+                                  "utterance, one utterance per argument or per stdin line.")
+    predict.add_argument("model", metavar="MODEL", help="a model directory from `slukit train`")
+    predict.add_argument("texts", metavar="TEXT", nargs="*",
+                         help="utterances (default: read one per line from standard input)")
+    predict.set_defaults(run=cmd_predict)
+    return parser
+
+
+def cmd_train(args):
+    from slukit.recipe.load import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)  # validate before any heavy import
+    quiet_backend_logs()
+    from slukit.train.progress import Reporter
+    from slukit.train.trainer import train_recipe
+
+    train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet))
+    return 0
+
+
+def cmd_evaluate(args):
+    quiet_backend_logs()
+    from slukit.evaluate import evaluate_model_dir
+
+    report = evaluate_model_dir(args.model, args.data, format=args.format, on_error=args.on_error,
+                                warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print_evaluation(report)
+    return 0
+
+
+def cmd_predict(args):
+    from slukit.train.artifact import load_model_dir  # noqa: F401  (fail fast on a bad path)
+
+    texts = args.texts if args.texts else [line.rstrip("\r\n") for line in sys.stdin]
+    quiet_backend_logs()
+    from slukit.predict import Predictor
+
+    predictor = Predictor.from_dir(args.model)
+    for result in predictor.predict(texts):
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def print_evaluation(report):
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = report["metrics"]
+    console.print(f"[bold]{report['data']}[/bold]: {m['utterances']} utterances")
+    console.print(f"intent accuracy {100 * m['intent_accuracy']:.2f}   slot F1 "
+                  f"{100 * m['slot_f1']:.2f}   sentence accuracy {100 * m['sentence_accuracy']:.2f}")
+    slots = Table(title="slots (seqeval, span level)")
+    for col in ("slot", "precision", "recall", "F1", "support"):
+        slots.add_column(col, justify="left" if col == "slot" else "right")
+    for name, r in report["slots"].items():
+        slots.add_row(name, f"{100 * r['precision']:.1f}", f"{100 * r['recall']:.1f}",
+                      f"{100 * r['f1']:.1f}", str(r["support"]))
+    console.print(slots)
+    if report["confused_intents"]:
+        conf = Table(title="most confused intents")
+        for col in ("gold", "predicted", "count"):
+            conf.add_column(col)
+        for c in report["confused_intents"]:
+            conf.add_row(c["gold"], c["predicted"], str(c["count"]))
+        console.print(conf)
+
+
+def quiet_backend_logs():
+    """Hides TensorFlow's C++ start-up chatter unless the user asked for it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args)
+    except SlukitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped cleanly, nothing was written", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

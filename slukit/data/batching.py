@@ -1,0 +1,129 @@
+"""Bucketed batches, padded per batch: backend-neutral (numpy), for any Keras backend.
+
+Utterances are grouped by length into buckets (lengths rounded up to a
+multiple of `pad_multiple`), so a batch is padded only to its own bucket's
+length, not to the longest utterance of the data set, and XLA sees only a few
+distinct shapes. `SLUBatches` is a `keras.utils.PyDataset`, so `model.fit`
+takes it on TensorFlow, JAX or PyTorch alike.
+
+Example:
+    >>> plan = bucket_plan([3, 9, 4, 17], batch_size=2, pad_multiple=8)
+    >>> [(length, idx.tolist()) for length, idx in plan]
+    [(8, [0, 2]), (16, [1]), (24, [3])]
+"""
+
+import numpy as np
+
+
+def padded_length(n, pad_multiple):
+    """`n` rounded up to a multiple of `pad_multiple` (at least one multiple)."""
+    return max(pad_multiple, -(-n // pad_multiple) * pad_multiple)
+
+
+def bucket_plan(lengths, batch_size, pad_multiple=8, rng=None, fill=False):
+    """Splits example indices into `(padded_length, indices)` batches.
+
+    Args:
+        lengths: token count of each example.
+        batch_size: examples per batch.
+        pad_multiple: bucket width in tokens.
+        rng: a `numpy.random.Generator`; when given, shuffles within buckets
+            and shuffles the batch order (training).
+        fill: complete a bucket's last, short batch with other examples of the
+            same bucket (training: every batch then has the same size, so XLA
+            compiles one program per bucket length).
+    """
+    buckets = {}
+    for i, n in enumerate(lengths):
+        buckets.setdefault(padded_length(n, pad_multiple), []).append(i)
+    plan = []
+    for length in sorted(buckets):
+        idx = np.array(buckets[length])
+        if rng is not None:
+            idx = rng.permutation(idx)
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start:start + batch_size]
+            if fill and len(chunk) < batch_size:
+                extra = (rng.choice(idx, batch_size - len(chunk)) if rng is not None
+                         else np.resize(idx, batch_size - len(chunk)))
+                chunk = np.concatenate([chunk, extra])
+            plan.append((length, chunk))
+    if rng is not None:
+        order = rng.permutation(len(plan))
+        plan = [plan[i] for i in order]
+    return plan
+
+
+class EncodedData:
+    """A data set turned into ids by a preprocessor, ready to batch.
+
+    Args:
+        preprocessor: a fitted `SLUPreprocessor`.
+        examples: `Example`s. Their labels are encoded when `labels` is True.
+    """
+
+    def __init__(self, preprocessor, examples, labels=True):
+        self.preprocessor = preprocessor
+        self.examples = list(examples)
+        self.inputs = [preprocessor.encode_inputs(ex.tokens) for ex in self.examples]
+        self.lengths = [len(ex.tokens) for ex in self.examples]
+        if labels:
+            self.intents = np.array([preprocessor.encode_intent(ex.intent) for ex in self.examples],
+                                    dtype="int32")
+            self.tags = [preprocessor.encode_tags(ex.tags) for ex in self.examples]
+
+    def __len__(self):
+        return len(self.examples)
+
+    def batch(self, indices, length, word_dropout=0.0, rng=None):
+        """Inputs (and labels, if encoded) of `indices`, padded to `length` tokens."""
+        inputs = self.preprocessor.pad_inputs([self.inputs[i] for i in indices], length)
+        if word_dropout and rng is not None and "word_ids" in inputs:
+            ids = inputs["word_ids"]
+            drop = (rng.random(ids.shape) < word_dropout) & (ids > 1)
+            inputs["word_ids"] = np.where(drop, 1, ids).astype("int32")
+        if not hasattr(self, "intents"):
+            return inputs
+        tags = np.zeros((len(indices), length), dtype="int32")
+        for row, i in enumerate(indices):
+            tags[row, : len(self.tags[i])] = self.tags[i]
+        return inputs, {"intent": self.intents[indices], "slots": tags}
+
+
+def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0):
+    """A `keras.utils.PyDataset` of shuffled, bucketed training batches.
+
+    A new shuffle is drawn at every epoch from a generator seeded by `seed`,
+    so a run is repeatable.
+    """
+    import keras
+
+    class SLUBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.on_epoch_end()
+
+        def on_epoch_end(self):
+            self.plan = bucket_plan(data.lengths, batch_size, pad_multiple, rng=self.rng, fill=True)
+
+        def __len__(self):
+            return len(self.plan)
+
+        def __getitem__(self, i):
+            length, indices = self.plan[i]
+            return data.batch(indices, length, word_dropout, self.rng)
+
+    return SLUBatches()
+
+
+def predict_batches(data, batch_size, pad_multiple=8):
+    """Yields `(indices, inputs)` over `data` in bucket order, each batch padded
+    with empty rows to `batch_size` so every call sees one shape per bucket."""
+    for length, indices in bucket_plan(data.lengths, batch_size, pad_multiple):
+        inputs = data.preprocessor.pad_inputs([data.inputs[i] for i in indices], length)
+        short = batch_size - len(indices)
+        if short:
+            inputs = {k: np.concatenate([v, np.zeros((short,) + v.shape[1:], v.dtype)])
+                      for k, v in inputs.items()}
+        yield indices, inputs

@@ -1,0 +1,46 @@
+"""Evaluates a model directory on labelled data: metrics, per-slot report, confusions.
+
+Example:
+    >>> report = evaluate_model_dir("runs/quickstart", "demo-en:test")   # doctest: +SKIP
+    >>> sorted(report)                                                   # doctest: +SKIP
+    ['confused_intents', 'data', 'metrics', 'slots']
+"""
+
+from pathlib import Path
+
+from slukit.errors import DataError
+
+
+def resolve_data_arg(data, format=None):
+    """`(path, format)` for a DATA argument: a file or folder, or a built-in
+    data set as `demo-en` / `demo-en:valid` (the test split by default)."""
+    from slukit.data.demo import BUILTIN_DATASETS, builtin_path
+
+    name, _, split = str(data).partition(":")
+    if name in BUILTIN_DATASETS and not Path(data).exists():
+        return builtin_path(name, split or "test"), "jsonl"
+    if not Path(data).exists():
+        raise DataError(f"{data}: no such file or folder (built-in data sets: "
+                        f"{', '.join(BUILTIN_DATASETS)}, optionally with :train/:valid/:test)")
+    return Path(data), format
+
+
+def evaluate_model_dir(model_dir, data, format=None, on_error="fail", batch_size=64, warn=None):
+    """Scores the model in `model_dir` on `data`; a JSON-ready report."""
+    from slukit.data.readers import read_examples
+    from slukit.train.artifact import load_model_dir
+    from slukit.train.inference import predict_labels
+    from slukit.train.metrics import confused_intents, slot_report, slu_metrics
+
+    path, format = resolve_data_arg(data, format)
+    examples = read_examples(path, format=format, on_error=on_error, warn=warn)
+    bundle = load_model_dir(model_dir)
+    intents, tags = predict_labels(bundle.model, bundle.preprocessor, examples, batch_size)
+    gold_intents = [ex.intent for ex in examples]
+    gold_tags = [ex.tags for ex in examples]
+    return {
+        "data": str(path),
+        "metrics": slu_metrics(gold_intents, gold_tags, intents, tags),
+        "slots": slot_report(gold_tags, tags),
+        "confused_intents": confused_intents(gold_intents, intents),
+    }

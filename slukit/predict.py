@@ -1,0 +1,49 @@
+"""`Predictor`: raw text -> intent and slots, from a model directory.
+
+Any string is accepted: empty or whitespace-only text gives no tokens (the
+intent is then the model's answer for an empty utterance), and long texts are
+tagged whole, one tag per token.
+
+Example:
+    >>> p = Predictor.from_dir("runs/quickstart")                   # doctest: +SKIP
+    >>> p.predict(["wake me up at 7 am"])[0]["intent"]              # doctest: +SKIP
+    'SetAlarm'
+"""
+
+import numpy as np
+
+from slukit.data.batching import EncodedData
+from slukit.data.example import Example
+
+
+class Predictor:
+    """Runs a trained model on raw text.
+
+    Args:
+        model: a `JointSLU`.
+        preprocessor: its `SLUPreprocessor`.
+    """
+
+    def __init__(self, model, preprocessor, batch_size=32):
+        self.model = model
+        self.preprocessor = preprocessor
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_dir(cls, path):
+        from slukit.train.artifact import load_model_dir
+
+        bundle = load_model_dir(path)
+        return cls(bundle.model, bundle.preprocessor)
+
+    def predict(self, texts):
+        """One prediction dict per text (see `SLUPreprocessor.prediction`)."""
+        from slukit.train.inference import predict_probs
+
+        texts = list(texts)
+        spans = [self.preprocessor.tokenize(t) for t in texts]
+        examples = [Example([s[0] for s in sp], [], "") for sp in spans]
+        data = EncodedData(self.preprocessor, examples, labels=False)
+        intent_probs, tag_probs = predict_probs(self.model, data, self.batch_size)
+        return [self.preprocessor.prediction(text, ip, tp)
+                for text, ip, tp in zip(texts, intent_probs, tag_probs)]

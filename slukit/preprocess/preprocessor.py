@@ -1,0 +1,251 @@
+"""The text rules of a model: raw text -> token ids, and model outputs -> labels.
+
+One object owns the vocabularies, the label maps and the normalisation rules,
+so that training, evaluation, `slukit predict` and the exported models all turn
+text into ids the same way. It needs only numpy.
+
+The rules, in order:
+1. Tokens are the runs of non-whitespace characters of the text (`str.split()`),
+   kept with their character offsets.
+2. Each token is normalised: Unicode NFKC, then lower-cased if `lowercase`.
+3. Word ids come from the normalised token (unknown -> `<unk>`, id 1; padding is id 0).
+4. Character ids come from the first `max_word_chars` characters of the
+   normalised token (unknown characters -> `<unk>`).
+
+Example:
+    >>> from slukit.data.example import Example
+    >>> ex = Example(["play", "Jazz"], ["O", "B-genre"], "PlayMusic")
+    >>> pre = SLUPreprocessor.fit([ex])
+    >>> pre.tokenize("  play  jazz ")
+    [('play', 2, 6), ('jazz', 8, 12)]
+    >>> pre.encode_words(["play", "JAZZ", "rock"]).tolist()
+    [3, 2, 1]
+"""
+
+import json
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from slukit.errors import ModelDirError
+from slukit.preprocess.vocab import PAD, UNK, Vocabulary
+
+RULES_FILE = "preprocessor.json"
+VOCAB_DIR = "vocab"
+
+
+def whitespace_tokens(text):
+    """Splits `text` like `str.split()`, keeping character offsets.
+
+    Example:
+        >>> whitespace_tokens("a  bc")
+        [('a', 0, 1), ('bc', 3, 5)]
+    """
+    tokens, start = [], None
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if start is not None:
+                tokens.append((text[start:i], start, i))
+                start = None
+        elif start is None:
+            start = i
+    if start is not None:
+        tokens.append((text[start:], start, len(text)))
+    return tokens
+
+
+class SLUPreprocessor:
+    """Vocabularies, label maps and text rules of one joint SLU model.
+
+    Args:
+        words: word vocabulary (`<pad>`, `<unk>`, then words), or None when the
+            model uses no word embeddings.
+        chars: character vocabulary, or None when it uses no character embeddings.
+        intents: intent label map (no specials).
+        tags: slot tag label map; id 0 is `<pad>` (never predicted), then `O`.
+        lowercase: lower-case tokens before lookup.
+        max_word_chars: characters kept per word for the character embedding.
+    """
+
+    def __init__(self, words, chars, intents, tags, lowercase=True, max_word_chars=20):
+        self.words = words
+        self.chars = chars
+        self.intents = intents
+        self.tags = tags
+        self.lowercase = lowercase
+        self.max_word_chars = max_word_chars
+
+    # --- building -----------------------------------------------------------------
+    @classmethod
+    def fit(cls, examples, embeddings=("word", "char"), lowercase=True,
+            min_word_count=1, max_word_chars=20):
+        """Builds vocabularies and label maps from training examples only."""
+        pre = cls(None, None, None, None, lowercase=lowercase, max_word_chars=max_word_chars)
+        norm = [pre.normalize(t) for ex in examples for t in ex.tokens]
+        if "word" in embeddings:
+            pre.words = Vocabulary.build(norm, min_count=min_word_count)
+        if "char" in embeddings:
+            pre.chars = Vocabulary.build(
+                (c for t in norm for c in t[:max_word_chars]), min_count=1
+            )
+        pre.intents = Vocabulary.build((ex.intent for ex in examples), specials=(), unk=None)
+        tags = Vocabulary.build((t for ex in examples for t in ex.tags), specials=(PAD, "O"), unk=None)
+        pre.tags = tags
+        return pre
+
+    # --- text -> ids --------------------------------------------------------------
+    def tokenize(self, text):
+        """Whitespace tokens of `text` as `(token, start, end)` character offsets."""
+        return whitespace_tokens(text)
+
+    def normalize(self, token):
+        token = unicodedata.normalize("NFKC", token)
+        return token.lower() if self.lowercase else token
+
+    def encode_words(self, tokens):
+        """Word ids, shape `[len(tokens)]`."""
+        return np.array([self.words.id(self.normalize(t)) for t in tokens], dtype="int32")
+
+    def encode_chars(self, tokens):
+        """Character ids, shape `[len(tokens), max_word_chars]`, zero-padded."""
+        out = np.zeros((len(tokens), self.max_word_chars), dtype="int32")
+        for i, t in enumerate(tokens):
+            chars = self.normalize(t)[: self.max_word_chars]
+            out[i, : len(chars)] = self.chars.ids(chars)
+        return out
+
+    def encode_inputs(self, tokens):
+        """The model's inputs for one utterance, unpadded."""
+        inputs = {}
+        if self.words is not None:
+            inputs["word_ids"] = self.encode_words(tokens)
+        if self.chars is not None:
+            inputs["char_ids"] = self.encode_chars(tokens)
+        return inputs
+
+    def encode_tags(self, tags):
+        """Tag ids; a tag unseen in training maps to `O` (training data has none)."""
+        o = self.tags.id("O") if "O" in self.tags else 1
+        return np.array([self.tags.index.get(t, o) for t in tags], dtype="int32")
+
+    def encode_intent(self, intent):
+        return self.intents.id(intent)
+
+    def pad_inputs(self, encoded, length=None):
+        """Stacks unpadded inputs into a batch padded to `length` tokens."""
+        length = length or max(1, max(len(next(iter(e.values()))) for e in encoded))
+        batch = {}
+        if self.words is not None:
+            word_ids = np.zeros((len(encoded), length), dtype="int32")
+            for i, e in enumerate(encoded):
+                word_ids[i, : len(e["word_ids"])] = e["word_ids"]
+            batch["word_ids"] = word_ids
+        if self.chars is not None:
+            char_ids = np.zeros((len(encoded), length, self.max_word_chars), dtype="int32")
+            for i, e in enumerate(encoded):
+                char_ids[i, : len(e["char_ids"])] = e["char_ids"]
+            batch["char_ids"] = char_ids
+        return batch
+
+    # --- outputs -> labels --------------------------------------------------------
+    def decode_tags(self, tag_probs):
+        """Best tag per token from `[tokens, num_tags]` probabilities (`<pad>` excluded)."""
+        ids = np.argmax(np.asarray(tag_probs)[:, 1:], axis=-1) + 1
+        return [self.tags.tokens[i] for i in ids]
+
+    def decode_intent(self, intent_probs):
+        probs = np.asarray(intent_probs)
+        best = int(np.argmax(probs))
+        return self.intents.tokens[best], float(probs[best])
+
+    def prediction(self, text, intent_probs, tag_probs):
+        """The JSON-ready prediction for `text` (the shape `slukit predict` prints).
+
+        Slot `start`/`end` are character offsets into `text` (end exclusive), so
+        `text[start:end] == value`.
+        """
+        spans = self.tokenize(text)
+        tokens = [s[0] for s in spans]
+        intent, confidence = self.decode_intent(intent_probs)
+        tags = self.decode_tags(tag_probs)[: len(tokens)] if tokens else []
+        return {
+            "text": text,
+            "tokens": tokens,
+            "intent": intent,
+            "intent_confidence": round(confidence, 6),
+            "tags": tags,
+            "slots": slots_from_tags(text, spans, tags),
+        }
+
+    # --- saving -------------------------------------------------------------------
+    def rules(self):
+        """The text rules as a JSON-ready dict (saved as `preprocessor.json`)."""
+        return {
+            "tokenizer": "whitespace",
+            "unicode_normalization": "NFKC",
+            "lowercase": self.lowercase,
+            "max_word_chars": self.max_word_chars,
+            "pad_id": 0,
+            "unk_id": 1,
+            "tag_pad_id": 0,
+            "files": {
+                "words": f"{VOCAB_DIR}/words.txt" if self.words is not None else None,
+                "chars": f"{VOCAB_DIR}/chars.txt" if self.chars is not None else None,
+                "intents": f"{VOCAB_DIR}/intents.txt",
+                "tags": f"{VOCAB_DIR}/tags.txt",
+            },
+        }
+
+    def save(self, directory):
+        directory = Path(directory)
+        (directory / VOCAB_DIR).mkdir(parents=True, exist_ok=True)
+        rules = self.rules()
+        for key, table in (("words", self.words), ("chars", self.chars),
+                           ("intents", self.intents), ("tags", self.tags)):
+            if table is not None:
+                table.save(directory / rules["files"][key])
+        (directory / RULES_FILE).write_text(json.dumps(rules, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory):
+        directory = Path(directory)
+        path = directory / RULES_FILE
+        if not path.is_file():
+            raise ModelDirError(f"{directory}: no {RULES_FILE}; not a slukit model directory")
+        rules = json.loads(path.read_text(encoding="utf-8"))
+        files = rules["files"]
+
+        def table(key, unk):
+            return Vocabulary.load(directory / files[key], unk=unk) if files.get(key) else None
+
+        return cls(table("words", UNK), table("chars", UNK), table("intents", None),
+                   table("tags", None), lowercase=rules["lowercase"],
+                   max_word_chars=rules["max_word_chars"])
+
+
+def slots_from_tags(text, spans, tags):
+    """Groups BIO tags into slots with their text and character offsets.
+
+    An `I-x` that does not continue an `x` slot starts a new one (as seqeval does).
+
+    Example:
+        >>> t = "fly to new york"
+        >>> slots_from_tags(t, whitespace_tokens(t), ["O", "O", "B-city", "I-city"])
+        [{'slot': 'city', 'value': 'new york', 'start': 7, 'end': 15}]
+    """
+    slots, current = [], None
+    for (token, start, end), tag in zip(spans, tags):
+        prefix, _, kind = tag.partition("-")
+        if prefix == "I" and current is not None and current["slot"] == kind:
+            current["end"] = end
+            continue
+        if current is not None:
+            slots.append(current)
+            current = None
+        if prefix in ("B", "I") and kind:
+            current = {"slot": kind, "start": start, "end": end}
+    if current is not None:
+        slots.append(current)
+    return [{"slot": s["slot"], "value": text[s["start"]:s["end"]],
+             "start": s["start"], "end": s["end"]} for s in slots]

@@ -1,0 +1,298 @@
+"""The recipe schema: every setting a recipe may hold, as data.
+
+`SCHEMA` is the one source of truth for recipes. Validation (`load.py`),
+the defaults, `--set` overrides and the generated reference docs all read it;
+nothing else lists recipe keys. Each setting is a `Field`; a `section` field
+holds further fields.
+
+Encoders and embeddings come from the module-level tuples `ENCODERS` and
+`EMBEDDINGS`; the schema reads them each time it checks a value, so adding a
+name (with `register_encoder`, or by editing the tuple) is all it takes.
+
+This module uses the standard library only, so that it imports instantly.
+
+Example:
+    >>> SCHEMA["train"].fields["epochs"].default
+    30
+    >>> defaults()["model"]["embeddings"]
+    ['word', 'char']
+    >>> [key for key, _ in iter_fields()][:3]
+    ['name', 'data', 'data.builtin']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+ENCODERS = ("bilstm",)
+EMBEDDINGS = ("word", "char")
+BUILTIN_DATA = ("demo-en", "demo-de")
+FORMATS = ("seqin", "tsv", "jsonl")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+MONITORS = ("joint", "intent_accuracy", "slot_f1", "sentence_accuracy")
+TYPES = ("str", "int", "float", "bool", "path", "choice", "list_of_choice", "section")
+
+
+class _Required:
+    """The default of a field that a recipe must give."""
+
+    def __repr__(self):
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One recipe setting.
+
+    Args:
+        type: one of `TYPES`. `path` is a string naming a file or folder;
+            `choice` is one string out of `choices`; `list_of_choice` is a
+            non-empty list of distinct strings out of `choices`; `section` is
+            a mapping whose keys are `fields`.
+        default: the value used when the recipe leaves the key out, or
+            `REQUIRED`. Lists are given as tuples (fields are immutable).
+        doc: one or two sentences for the reference docs and error messages.
+        choices: the allowed strings, or a function returning them (so that a
+            registry such as `ENCODERS` can grow); read them with `allowed()`.
+        min, max: bounds for `int` and `float` fields.
+        exclusive_min, exclusive_max: whether the bound itself is excluded.
+        nullable: whether `null` is a valid value.
+        fields: the keys of a `section`.
+        required_unless: the name of a sibling key; this field must have a
+            value unless that sibling has one.
+        excludes: names of sibling keys that must be left out (or null)
+            when this field has a value.
+
+    Example:
+        >>> Field("int", default=2, min=1, doc="Number of layers.").required
+        False
+    """
+
+    type: str
+    default: Any = None
+    doc: str = ""
+    choices: tuple | Callable[[], tuple] = ()
+    min: float | None = None
+    max: float | None = None
+    exclusive_min: bool = False
+    exclusive_max: bool = False
+    nullable: bool = False
+    fields: dict[str, "Field"] | None = None
+    required_unless: str | None = None
+    excludes: tuple = ()
+
+    def __post_init__(self):
+        if self.type not in TYPES:
+            raise ValueError(f"unknown field type {self.type!r}; expected one of {TYPES}")
+        if (self.type == "section") != (self.fields is not None):
+            raise ValueError("a section (and only a section) has fields")
+
+    @property
+    def required(self) -> bool:
+        """Whether a recipe must give this key (`required_unless` aside)."""
+        return self.default is REQUIRED
+
+    def allowed(self) -> tuple:
+        """The allowed strings of a `choice` or `list_of_choice` field.
+
+        Example:
+            >>> SCHEMA["model"].fields["encoder"].allowed()
+            ('bilstm',)
+        """
+        return tuple(self.choices() if callable(self.choices) else self.choices)
+
+
+def register_encoder(name: str) -> None:
+    """Add an encoder name to `ENCODERS` (and so to `model.encoder`'s choices).
+
+    Example:
+        >>> register_encoder("bilstm")   # already there: nothing changes
+        >>> ENCODERS
+        ('bilstm',)
+    """
+    global ENCODERS
+    if name not in ENCODERS:
+        ENCODERS = ENCODERS + (name,)
+
+
+def register_embedding(name: str) -> None:
+    """Add an embedding name to `EMBEDDINGS` (the choices of `model.embeddings`)."""
+    global EMBEDDINGS
+    if name not in EMBEDDINGS:
+        EMBEDDINGS = EMBEDDINGS + (name,)
+
+
+def _section(doc: str, **fields: Field) -> Field:
+    return Field("section", doc=doc, fields=fields)
+
+
+_DATA = _section(
+    "Where the labelled utterances come from.",
+    builtin=Field(
+        "choice", choices=BUILTIN_DATA, nullable=True, default=None,
+        excludes=("format", "root", "train", "valid", "test"),
+        doc="A small data set shipped with slukit. When set, leave out "
+            "format, root, train, valid and test: the files come from the package.",
+    ),
+    format=Field(
+        "choice", choices=FORMATS, nullable=True, default=None,
+        doc="The files' format: seqin (a folder with seq.in, seq.out and label), "
+            "tsv or jsonl. null detects it from each path.",
+    ),
+    root=Field(
+        "path", nullable=True, default=None,
+        doc="The folder that train, valid and test are relative to. null means "
+            "the environment variable SLUKIT_DATA if set, else ./data "
+            "(relative paths are relative to the current working directory).",
+    ),
+    train=Field(
+        "path", nullable=True, default=None, required_unless="builtin",
+        doc="The training data, relative to data.root. Required unless data.builtin is set.",
+    ),
+    valid=Field(
+        "path", nullable=True, default=None,
+        doc="Validation data, relative to data.root; used for early stopping. null: none.",
+    ),
+    test=Field(
+        "path", nullable=True, default=None,
+        doc="Test data, relative to data.root; evaluated after training. null: none.",
+    ),
+    train_fraction=Field(
+        "float", default=1.0, min=0, max=1, exclusive_min=True,
+        doc="Train on this fraction of the training data, sampled "
+            "reproducibly with train.seed.",
+    ),
+    on_error=Field(
+        "choice", choices=("fail", "skip"), default="fail",
+        doc="What to do with malformed data lines: fail (list them all and "
+            "stop) or skip (drop them with a warning).",
+    ),
+)
+
+_MODEL = _section(
+    "The network: token embeddings, the encoder and their sizes.",
+    embeddings=Field(
+        "list_of_choice", choices=lambda: EMBEDDINGS, default=("word", "char"),
+        doc="Which token embeddings to concatenate: word (a lookup table) "
+            "and/or char (a character CNN).",
+    ),
+    word_dim=Field("int", default=100, min=1, doc="Size of the word embeddings."),
+    char_dim=Field("int", default=32, min=1, doc="Size of the character embeddings."),
+    char_filters=Field("int", default=64, min=1,
+                       doc="Number of character-CNN filters (its output size)."),
+    char_kernel=Field("int", default=3, min=1, doc="Width of the character-CNN kernel."),
+    max_word_chars=Field("int", default=20, min=1,
+                         doc="Words are cut to this many characters for the character CNN."),
+    lowercase=Field("bool", default=True, doc="Lowercase words before looking them up."),
+    min_word_count=Field("int", default=1, min=1,
+                         doc="Words seen fewer times in the training data become UNK."),
+    encoder=Field("choice", choices=lambda: ENCODERS, default="bilstm",
+                  doc="The sequence encoder."),
+    layers=Field("int", default=2, min=1, doc="Number of encoder layers."),
+    units=Field("int", default=128, min=1, doc="Units per encoder layer (and direction)."),
+    dropout=Field("float", default=0.3, min=0, max=1, exclusive_max=True,
+                  doc="Dropout rate between layers."),
+)
+
+_EARLY_STOPPING = _section(
+    "Stop when the validation score has not improved for a while.",
+    patience=Field("int", default=5, min=0,
+                   doc="Epochs without improvement before stopping; 0 turns early stopping off."),
+    monitor=Field(
+        "choice", choices=MONITORS, default="joint",
+        doc="The validation score to watch; joint is the mean of intent "
+            "accuracy and slot F1.",
+    ),
+)
+
+_TRAIN = _section(
+    "How the model is trained.",
+    epochs=Field("int", default=30, min=1, doc="Maximum number of passes over the training data."),
+    batch_size=Field("int", default=32, min=1, doc="Utterances per training step."),
+    optimizer=Field("choice", choices=OPTIMIZERS, default="adam", doc="The optimizer."),
+    learning_rate=Field("float", default=0.001, min=0, exclusive_min=True,
+                        doc="The optimizer's learning rate."),
+    early_stopping=_EARLY_STOPPING,
+    seed=Field("int", default=0, min=0,
+               doc="Random seed for initialisation, shuffling and data sampling."),
+    intent_loss_weight=Field("float", default=1.0, min=0,
+                             doc="Weight of the intent loss in the total loss."),
+    slot_loss_weight=Field("float", default=1.0, min=0,
+                           doc="Weight of the slot-tagging loss in the total loss."),
+    word_dropout=Field("float", default=0.0, min=0, max=1, exclusive_max=True,
+                       doc="Probability of replacing a word by UNK during training."),
+    jit_compile=Field(
+        "bool", default=False,
+        doc="Compile training steps with XLA. On CPUs with bucketed batches XLA compiles one "
+            "program per bucket length and was slower here; on a JAX GPU run, Keras compiles anyway.",
+    ),
+)
+
+SCHEMA: dict[str, Field] = {
+    "name": Field("str", default=REQUIRED, doc="The run's name; outputs go to runs/<name> by default."),
+    "data": _DATA,
+    "model": _MODEL,
+    "train": _TRAIN,
+    "output": Field("path", nullable=True, default=None,
+                    doc="Where the trained model and reports are written. null: runs/<name>."),
+}
+
+
+def iter_fields(schema: dict[str, Field] = SCHEMA, prefix: str = "") -> Iterator[tuple[str, Field]]:
+    """Yield `(dotted_key, field)` for every field, sections before their keys.
+
+    Example:
+        >>> dict(iter_fields())["train.early_stopping.patience"].default
+        5
+    """
+    for name, field in schema.items():
+        key = prefix + name
+        yield key, field
+        if field.type == "section":
+            yield from iter_fields(field.fields, key + ".")
+
+
+def get_field(dotted_key: str, schema: dict[str, Field] = SCHEMA) -> Field | None:
+    """The field at `dotted_key`, or None when the schema has no such key.
+
+    Example:
+        >>> get_field("model.units").default
+        128
+        >>> get_field("model.unit") is None
+        True
+    """
+    field = None
+    for name in dotted_key.split("."):
+        if schema is None or name not in schema:
+            return None
+        field = schema[name]
+        schema = field.fields
+    return field
+
+
+def default_value(field: Field) -> Any:
+    """A field's default as a fresh plain value (tuples become lists).
+
+    Example:
+        >>> default_value(SCHEMA["model"].fields["embeddings"])
+        ['word', 'char']
+    """
+    if field.type == "section":
+        return defaults(field.fields)
+    if isinstance(field.default, tuple):
+        return list(field.default)
+    return field.default
+
+
+def defaults(schema: dict[str, Field] = SCHEMA) -> dict:
+    """The nested dict of default values; required keys are left out.
+
+    Example:
+        >>> defaults()["train"]["early_stopping"]
+        {'patience': 5, 'monitor': 'joint'}
+    """
+    return {name: default_value(field) for name, field in schema.items() if not field.required}

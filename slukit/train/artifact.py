@@ -1,0 +1,127 @@
+"""The model directory: everything needed to use a trained model, written atomically.
+
+Layout:
+    recipe.yaml          the resolved recipe it was trained from
+    model.keras          the Keras model (architecture + weights)
+    preprocessor.json    text rules (tokenisation, normalisation, lengths)
+    vocab/words.txt      word vocabulary, one per line (id = line number - 1)
+    vocab/chars.txt      character vocabulary
+    vocab/intents.txt    intent labels
+    vocab/tags.txt       slot tags (`<pad>` first)
+    metrics.json         {"valid": {...}, "test": {...}}
+    metadata.json        versions, seed, date, parameters, timings (written last)
+
+The directory is built under a temporary name beside the target and renamed
+into place only when complete, so an interrupted or failed run never leaves a
+directory that looks like a finished model.
+
+Example:
+    >>> # write_model_dir("runs/demo", lambda tmp: ...); bundle = load_model_dir("runs/demo")
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+from slukit.errors import ModelDirError
+
+MODEL_FILE = "model.keras"
+RECIPE_FILE = "recipe.yaml"
+METRICS_FILE = "metrics.json"
+METADATA_FILE = "metadata.json"
+REQUIRED = (MODEL_FILE, RECIPE_FILE, METADATA_FILE, "preprocessor.json")
+
+
+def is_model_dir(path):
+    path = Path(path)
+    return path.is_dir() and all((path / f).is_file() for f in REQUIRED)
+
+
+def check_output(output):
+    """Fails early if `output` cannot receive a model directory.
+
+    An existing finished model directory may be replaced (at the very end of a
+    successful run); any other existing, non-empty path is never touched.
+    """
+    output = Path(output)
+    if output.exists() and not is_model_dir(output):
+        if output.is_file() or any(output.iterdir()):
+            raise ModelDirError(
+                f"{output}: exists and is not a slukit model directory; "
+                "choose another output (--output DIR or the recipe's `output`) or remove it"
+            )
+    parent = output.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise ModelDirError(f"{parent}: cannot write here (permission denied)")
+
+
+def write_model_dir(output, fill):
+    """Calls `fill(tmp_dir)` to write the files, then moves `tmp_dir` to `output`."""
+    output = Path(output)
+    check_output(output)
+    tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
+    old = output.parent / f".{output.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        fill(tmp)
+        if not is_model_dir(tmp):
+            missing = [f for f in REQUIRED if not (tmp / f).is_file()]
+            raise RuntimeError(f"model directory is incomplete, missing {missing}")
+        if output.exists():
+            output.rename(old)
+        tmp.rename(output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not output.exists():
+            old.rename(output)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return output
+
+
+def write_json(path, obj):
+    Path(path).write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@dataclasses.dataclass
+class ModelBundle:
+    """A loaded model directory."""
+
+    path: Path
+    model: object
+    preprocessor: object
+    recipe: dict
+    metadata: dict
+
+
+def load_model_dir(path):
+    """Loads a finished model directory; a clear `ModelDirError` otherwise."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelDirError(f"{path}: no such model directory")
+    if not is_model_dir(path):
+        missing = [f for f in REQUIRED if not (path / f).is_file()]
+        raise ModelDirError(
+            f"{path}: not a finished slukit model directory (missing {', '.join(missing)}); "
+            "train one with `slukit train RECIPE`"
+        )
+    import keras
+
+    import slukit.models  # noqa: F401  (registers the layers)
+    from slukit.models.joint_slu import JointSLU  # noqa: F401
+    from slukit.preprocess import SLUPreprocessor
+
+    model = keras.saving.load_model(path / MODEL_FILE, compile=False)
+    return ModelBundle(
+        path=path,
+        model=model,
+        preprocessor=SLUPreprocessor.load(path),
+        recipe=yaml.safe_load((path / RECIPE_FILE).read_text(encoding="utf-8")),
+        metadata=json.loads((path / METADATA_FILE).read_text(encoding="utf-8")),
+    )

@@ -1,0 +1,213 @@
+"""Trains a `JointSLU` from a validated recipe and writes the model directory.
+
+Example:
+    >>> from slukit.recipe import load_recipe
+    >>> recipe = load_recipe("recipes/quickstart.yaml")   # doctest: +SKIP
+    >>> result = train_recipe(recipe)                      # doctest: +SKIP
+    >>> result.metrics["valid"]["intent_accuracy"]         # doctest: +SKIP
+    0.97
+"""
+
+import dataclasses
+import datetime
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from slukit.data.batching import EncodedData, make_pydataset
+from slukit.data.load import load_splits, unseen_labels
+from slukit.models.builder import build_model
+from slukit.preprocess import SLUPreprocessor
+from slukit.train.inference import evaluate_examples
+from slukit.train.progress import Reporter
+
+MONITORS = {
+    "joint": lambda m: (m["intent_accuracy"] + m["slot_f1"]) / 2,
+    "intent_accuracy": lambda m: m["intent_accuracy"],
+    "slot_f1": lambda m: m["slot_f1"],
+    "sentence_accuracy": lambda m: m["sentence_accuracy"],
+}
+
+
+@dataclasses.dataclass
+class TrainResult:
+    path: Path
+    metrics: dict
+    model: object
+    preprocessor: object
+
+
+def set_seed(seed, jit_compile=True):
+    """Seeds Python, numpy and the Keras backend.
+
+    Without XLA, TensorFlow's op determinism is switched on too. With XLA
+    (which Keras turns off under op determinism) the compiled CPU programs
+    are themselves repeatable; `tests/test_train.py` checks both.
+    """
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow" and not jit_compile:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+class ValidationMonitor(keras.callbacks.Callback):
+    """Scores the validation set after each epoch, keeps the best weights,
+    stops after `patience` epochs without improvement, and restores the best
+    weights at the end (also when training ran all its epochs)."""
+
+    def __init__(self, preprocessor, examples, monitor="joint", patience=0, batch_size=64):
+        super().__init__()
+        self.preprocessor = preprocessor
+        self.examples = examples
+        self.score = MONITORS[monitor]
+        self.patience = patience
+        self.batch_size = batch_size
+        self.best = -1.0
+        self.best_epoch = None
+        self.best_weights = None
+        self.best_metrics = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = evaluate_examples(self.model, self.preprocessor, self.examples, self.batch_size)
+        score = self.score(metrics)
+        if logs is not None:
+            for key in ("intent_accuracy", "slot_f1", "sentence_accuracy"):
+                logs[f"val_{key}"] = metrics[key]
+            logs["val_best"] = score > self.best
+        if score > self.best:
+            self.best, self.best_epoch, self.best_metrics = score, epoch, metrics
+            self.best_weights = self.model.get_weights()
+        elif self.patience and epoch - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def make_optimizer(train_cfg):
+    optimizers = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+                  "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+    return optimizers[train_cfg["optimizer"]](learning_rate=train_cfg["learning_rate"],
+                                              clipnorm=5.0)
+
+
+def compile_model(model, train_cfg):
+    model.compile(
+        optimizer=make_optimizer(train_cfg),
+        loss={"intent": keras.losses.SparseCategoricalCrossentropy(),
+              "slots": keras.losses.SparseCategoricalCrossentropy(ignore_class=0)},
+        loss_weights={"intent": train_cfg["intent_loss_weight"],
+                      "slots": train_cfg["slot_loss_weight"]},
+        jit_compile=train_cfg["jit_compile"],
+    )
+
+
+def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter):
+    """Runs `model.fit` with bucketed batches, validation scoring and early stopping.
+
+    Returns a dict with the epochs run, the best epoch and seconds per epoch.
+    """
+    data = EncodedData(preprocessor, train_examples)
+    batches = make_pydataset(data, train_cfg["batch_size"], seed=train_cfg["seed"],
+                             word_dropout=train_cfg["word_dropout"])
+    callbacks = []
+    monitor = None
+    if valid_examples:
+        stopping = train_cfg["early_stopping"]
+        monitor = ValidationMonitor(preprocessor, valid_examples, stopping["monitor"],
+                                    stopping["patience"])
+        callbacks.append(monitor)
+    callbacks.append(reporter.epoch_callback(train_cfg["epochs"], len(batches)))
+    started = time.perf_counter()
+    history = model.fit(batches, epochs=train_cfg["epochs"], callbacks=callbacks, verbose=0,
+                        shuffle=False)
+    seconds = time.perf_counter() - started
+    epochs_run = len(history.history.get("loss", []))
+    return {
+        "epochs_run": epochs_run,
+        "best_epoch": (monitor.best_epoch + 1) if monitor and monitor.best_epoch is not None else epochs_run,
+        "train_seconds": round(seconds, 2),
+        "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
+    }
+
+
+def fit_preprocessor(train_examples, model_cfg):
+    return SLUPreprocessor.fit(train_examples, embeddings=model_cfg["embeddings"],
+                               lowercase=model_cfg["lowercase"],
+                               min_word_count=model_cfg["min_word_count"],
+                               max_word_chars=model_cfg["max_word_chars"])
+
+
+def metadata(recipe, model, fit_info):
+    import slukit
+
+    meta = {
+        "slukit_version": slukit.__version__,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "python_version": platform.python_version(),
+        "seed": recipe["train"]["seed"],
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "parameters": int(model.count_params()),
+        **fit_info,
+    }
+    if meta["backend"] == "tensorflow":
+        import tensorflow as tf
+
+        meta["tensorflow_version"] = tf.__version__
+    return meta
+
+
+def train_recipe(recipe, output=None, reporter=None):
+    """Trains the recipe's model and writes its model directory.
+
+    Args:
+        recipe: a validated, resolved recipe dict (`slukit.recipe.load_recipe`).
+        output: the model directory; defaults to the recipe's `output`.
+        reporter: a `Reporter` for progress and messages.
+    """
+    from slukit.recipe.load import dump_recipe
+    from slukit.train.artifact import check_output, write_json, write_model_dir
+
+    reporter = reporter or Reporter()
+    output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
+    check_output(output)
+    train_cfg, model_cfg = recipe["train"], recipe["model"]
+    set_seed(train_cfg["seed"], train_cfg["jit_compile"])
+
+    splits = load_splits(recipe, warn=reporter.warn)
+    for split in ("valid", "test"):
+        unseen = unseen_labels(splits["train"], splits[split] or [], split)
+        if unseen:
+            reporter.warn("\n".join(unseen))
+    reporter.info(f"data: {len(splits['train'])} train, "
+                  f"{len(splits['valid'] or [])} valid, {len(splits['test'] or [])} test utterances")
+
+    preprocessor = fit_preprocessor(splits["train"], model_cfg)
+    model = build_model(model_cfg, preprocessor)
+    compile_model(model, train_cfg)
+    reporter.info(f"model: {model_cfg['encoder']} over {'+'.join(model_cfg['embeddings'])} "
+                  f"embeddings, {model.count_params():,} parameters "
+                  f"({keras.backend.backend()} backend)")
+    fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter)
+
+    metrics = {split: evaluate_examples(model, preprocessor, splits[split])
+               for split in ("valid", "test") if splits[split]}
+    if metrics:
+        reporter.metrics_table(metrics, title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+
+    def fill(tmp):
+        model.save(tmp / "model.keras")
+        preprocessor.save(tmp)
+        (tmp / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / "metadata.json", metadata(recipe, model, fit_info))
+
+    path = write_model_dir(output, fill)
+    reporter.info(f"model written to [bold]{path}[/bold]")
+    return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)

@@ -1,0 +1,95 @@
+"""The `slukit` command as users run it."""
+
+import json
+import subprocess
+import sys
+
+from slukit.cli import main
+
+
+def test_import_and_help_do_not_import_tensorflow_or_keras():
+    code = ("import sys, slukit, slukit.cli\n"
+            "try:\n    slukit.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('tensorflow', 'keras', 'jax', 'numpy') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_help_lists_the_commands(capsys):
+    try:
+        main(["--help"])
+    except SystemExit as stop:
+        assert stop.code == 0
+    out = capsys.readouterr().out
+    for command in ("train", "evaluate", "predict"):
+        assert command in out
+
+
+def test_recipe_error_is_a_message_not_a_traceback(tmp_path, capsys):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("name: x\ndata:\n  builtin: demo-en\nmodel:\n  encodr: bilstm\n")
+    assert main(["train", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:5" in err and "model.encodr" in err and "did you mean 'model.encoder'" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_set_key_is_an_error(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: x\ndata:\n  builtin: demo-en\n")
+    assert main(["train", str(recipe), "--set", "train.batchsize=8"]) == 2
+    assert "train.batch_size" in capsys.readouterr().err
+
+
+def predict(capsys, model_dir, *texts):
+    assert main(["predict", str(model_dir), *texts]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_predict_accepts_any_string(trained_model_dir, capsys):
+    long_text = " ".join(["play"] * 400)
+    results = predict(capsys, trained_model_dir, "play High Hopes by Panic! at the Disco",
+                      "", "   ", "🙂 🎶 play 🎸", long_text)
+    assert len(results) == 5
+    for r in results:
+        assert set(r) == {"text", "tokens", "intent", "intent_confidence", "tags", "slots"}
+        assert len(r["tags"]) == len(r["tokens"])
+        assert 0.0 <= r["intent_confidence"] <= 1.0
+        for slot in r["slots"]:
+            assert r["text"][slot["start"]:slot["end"]] == slot["value"]
+    assert results[1]["tokens"] == [] and results[1]["tags"] == [] and results[1]["slots"] == []
+    assert results[2]["tokens"] == []
+    assert results[3]["tokens"] == ["🙂", "🎶", "play", "🎸"]
+    assert len(results[4]["tags"]) == 400
+
+
+def test_predict_reads_stdin(trained_model_dir, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("wake me up at 7 am\nwhat's the weather\n"))
+    results = predict(capsys, trained_model_dir)
+    assert [r["text"] for r in results] == ["wake me up at 7 am", "what's the weather"]
+
+
+def test_predict_on_a_folder_that_is_no_model(tmp_path, capsys):
+    assert main(["predict", str(tmp_path), "hello"]) == 2
+    assert "not a finished slukit model directory" in capsys.readouterr().err
+
+
+def test_evaluate_json_report(trained_model_dir, capsys):
+    assert main(["evaluate", str(trained_model_dir), "demo-en:test", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("intent_accuracy", "slot_f1", "sentence_accuracy"):
+        assert 0.0 <= report["metrics"][key] <= 1.0
+    assert report["slots"] and "confused_intents" in report
+
+
+def test_evaluate_table(trained_model_dir, capsys):
+    assert main(["evaluate", str(trained_model_dir), "demo-en:valid"]) == 0
+    out = capsys.readouterr().out
+    assert "intent accuracy" in out and "slot F1" in out
+
+
+def test_evaluate_missing_data(trained_model_dir, capsys):
+    assert main(["evaluate", str(trained_model_dir), "no/such/file.tsv"]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,113 @@
+"""Layers and JointSLU: shapes, padding never changes real outputs, config and save round trips."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from slukit.models.embeddings import CharCNNEmbedding, TokenEmbedding  # noqa: E402
+from slukit.models.encoders import ENCODERS  # noqa: E402
+from slukit.models.joint_slu import JointSLU, MaskedPooling  # noqa: E402
+
+
+def roundtrip(layer):
+    """A new layer from `layer`'s config must have the same config."""
+    clone = layer.__class__.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    return clone
+
+
+def test_token_embedding_shape_mask_and_config():
+    layer = TokenEmbedding(vocab_size=10, dim=4)
+    ids = np.array([[2, 3, 0, 0]])
+    out = layer(ids)
+    assert tuple(out.shape) == (1, 4, 4)
+    assert np.asarray(layer.compute_mask(ids)).tolist() == [[True, True, False, False]]
+    roundtrip(layer)
+
+
+def test_char_cnn_padding_and_config():
+    layer = CharCNNEmbedding(vocab_size=20, dim=4, filters=5, kernel_size=3)
+    chars = np.array([[[3, 4, 5, 0], [6, 0, 0, 0], [0, 0, 0, 0]]])
+    out = np.asarray(layer(chars))
+    assert out.shape == (1, 3, 5)
+    assert np.allclose(out[0, 2], 0.0), "a padded token must embed to zeros"
+    # Extra padding characters must not change a word's vector.
+    wider = np.concatenate([chars, np.zeros((1, 3, 3), "int32")], axis=-1)
+    assert np.allclose(np.asarray(layer(wider))[0, :2], out[0, :2], atol=1e-6)
+    roundtrip(layer)
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_encoder_padding_never_changes_real_outputs(name):
+    encoder = ENCODERS[name](units=6, layers=2)
+    x = np.random.default_rng(0).normal(size=(1, 4, 5)).astype("float32")
+    mask = np.array([[True, True, True, True]])
+    base = np.asarray(encoder(x, mask=mask))
+    padded_x = np.concatenate([x, np.full((1, 3, 5), 7.0, "float32")], axis=1)
+    padded_mask = np.array([[True] * 4 + [False] * 3])
+    padded = np.asarray(encoder(padded_x, mask=padded_mask))
+    assert padded.shape == (1, 7, 12)
+    assert np.allclose(padded[:, :4], base, atol=1e-5)
+    roundtrip(encoder)
+
+
+def test_masked_pooling_ignores_padding():
+    x = np.array([[[1.0, 2.0], [3.0, -4.0], [100.0, 100.0]]], "float32")
+    mask = np.array([[True, True, False]])
+    out = np.asarray(MaskedPooling()(x, mask))
+    assert np.allclose(out, [[2.0, -1.0, 3.0, 2.0]])
+
+
+def small_model(**kwargs):
+    args = dict(num_intents=3, num_tags=5, word_vocab_size=20, char_vocab_size=12,
+                word_dim=6, char_dim=4, char_filters=5, max_word_chars=6,
+                encoder_config={"units": 4, "layers": 1}, dropout=0.1)
+    args.update(kwargs)
+    return JointSLU(**args)
+
+
+def inputs(batch=2, tokens=4, chars=6):
+    rng = np.random.default_rng(1)
+    word_ids = rng.integers(2, 20, size=(batch, tokens)).astype("int32")
+    word_ids[0, -1] = 0
+    char_ids = rng.integers(2, 12, size=(batch, tokens, chars)).astype("int32")
+    char_ids[0, -1] = 0
+    return {"word_ids": word_ids, "char_ids": char_ids}
+
+
+@pytest.mark.parametrize("embeddings", [["word"], ["char"], ["word", "char"]])
+def test_joint_slu_outputs_for_each_embedding_choice(embeddings):
+    model = small_model(embeddings=embeddings)
+    feed = {k: v for k, v in inputs().items() if k.split("_")[0] in embeddings}
+    out = model.predict(feed, verbose=0)
+    assert out["intent"].shape == (2, 3)
+    assert out["slots"].shape == (2, 4, 5)
+    assert np.allclose(out["intent"].sum(-1), 1.0, atol=1e-5)
+
+
+def test_joint_slu_padding_does_not_change_predictions():
+    model = small_model()
+    feed = inputs(batch=1, tokens=3)
+    feed["word_ids"][0, -1] = 5
+    feed["char_ids"][0, -1] = 4
+    base = model.predict(feed, verbose=0)
+    padded = {"word_ids": np.pad(feed["word_ids"], ((0, 0), (0, 5))),
+              "char_ids": np.pad(feed["char_ids"], ((0, 0), (0, 5), (0, 0)))}
+    out = model.predict(padded, verbose=0)
+    assert np.allclose(out["intent"], base["intent"], atol=1e-5)
+    assert np.allclose(out["slots"][:, :3], base["slots"], atol=1e-5)
+
+
+def test_joint_slu_config_and_saving_roundtrip(tmp_path):
+    model = small_model()
+    clone = JointSLU.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    assert isinstance(loaded, JointSLU)
+    feed = inputs()
+    a, b = model.predict(feed, verbose=0), loaded.predict(feed, verbose=0)
+    assert np.allclose(a["intent"], b["intent"], atol=1e-6)
+    assert np.allclose(a["slots"], b["slots"], atol=1e-6)
