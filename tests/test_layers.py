@@ -40,14 +40,14 @@ def test_char_cnn_padding_and_config():
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
 def test_encoder_padding_never_changes_real_outputs(name):
-    encoder = ENCODERS[name](units=6, layers=2)
+    encoder = ENCODERS[name](units=8, layers=2)
     x = np.random.default_rng(0).normal(size=(1, 4, 5)).astype("float32")
     mask = np.array([[True, True, True, True]])
     base = np.asarray(encoder(x, mask=mask))
     padded_x = np.concatenate([x, np.full((1, 3, 5), 7.0, "float32")], axis=1)
     padded_mask = np.array([[True] * 4 + [False] * 3])
     padded = np.asarray(encoder(padded_x, mask=padded_mask))
-    assert padded.shape == (1, 7, 12)
+    assert padded.shape == (1, 7, base.shape[-1])
     assert np.allclose(padded[:, :4], base, atol=1e-5)
     roundtrip(encoder)
 
@@ -99,8 +99,9 @@ def test_joint_slu_padding_does_not_change_predictions():
     assert np.allclose(out["slots"][:, :3], base["slots"], atol=1e-5)
 
 
-def test_joint_slu_config_and_saving_roundtrip(tmp_path):
-    model = small_model()
+@pytest.mark.parametrize("intent_to_slot", [False, True])
+def test_joint_slu_config_and_saving_roundtrip(tmp_path, intent_to_slot):
+    model = small_model(intent_to_slot=intent_to_slot)
     clone = JointSLU.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     path = tmp_path / "m.keras"
@@ -111,3 +112,46 @@ def test_joint_slu_config_and_saving_roundtrip(tmp_path):
     a, b = model.predict(feed, verbose=0), loaded.predict(feed, verbose=0)
     assert np.allclose(a["intent"], b["intent"], atol=1e-6)
     assert np.allclose(a["slots"], b["slots"], atol=1e-6)
+
+
+def test_every_schema_encoder_is_registered_and_builds():
+    from slukit.models.builder import ENCODER_KEYS
+    from slukit.recipe.schema import ENCODERS as SCHEMA_ENCODERS
+
+    assert set(SCHEMA_ENCODERS) == set(ENCODERS) == set(ENCODER_KEYS)
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_joint_slu_saves_and_loads_with_each_encoder(name, tmp_path):
+    config = {"units": 8, "layers": 1} if name not in ("mha", "biattention") else {"units": 8, "layers": 1, "heads": 2}
+    model = small_model(encoder=name, encoder_config=config)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    feed = inputs()
+    assert np.allclose(model.predict(feed, verbose=0)["slots"], loaded.predict(feed, verbose=0)["slots"],
+                       atol=1e-6)
+
+
+def test_highway_gate_starts_near_the_carry():
+    from slukit.models.encoders import BiRNNEncoder
+
+    layer = BiRNNEncoder(units=4, layers=2, highway=True)
+    layer(np.zeros((1, 3, 6), "float32"))
+    assert len(layer.gates) == 2 and layer.carries[0] is not None and layer.carries[1] is None
+    assert np.allclose(np.asarray(layer.gates[0].bias), -1.0)
+
+
+def test_attention_never_looks_where_it_is_not_allowed():
+    from slukit.models.encoders import PerHeadAttention
+
+    layer = PerHeadAttention(dim=8, heads=2)
+    x = np.random.default_rng(0).normal(size=(1, 5, 8)).astype("float32")
+    forward = np.tril(np.ones((5, 5), bool))[None]  # i sees j <= i, as biattention's forward half
+    base = np.asarray(layer(x, forward))
+    changed = x.copy()
+    changed[0, 4] += 5.0
+    out = np.asarray(layer(changed, forward))
+    assert np.allclose(out[0, :4], base[0, :4], atol=1e-5)
+    assert not np.allclose(out[0, 4], base[0, 4])
+    roundtrip(layer)

@@ -108,3 +108,27 @@ def test_bucketed_batches_pad_per_batch_and_cover_every_example():
         assert max(data.lengths[i] for i in idx) <= length
     filled = bucket_plan(data.lengths, 4, 8, rng=np.random.default_rng(0), fill=True)
     assert all(len(idx) == 4 for _, idx in filled)
+
+
+def test_bio_decoding_never_starts_a_slot_with_i():
+    pre = SLUPreprocessor.fit(TRAIN, slot_decoding="bio")
+    tags = pre.tags.tokens
+    probs = np.full((3, len(tags)), 0.01)
+    # Greedy would give O, I-song, I-song: an I- without its B-.
+    probs[0, tags.index("O")] = 0.9
+    probs[1, tags.index("I-song")] = 0.6
+    probs[1, tags.index("B-song")] = 0.3
+    probs[2, tags.index("I-song")] = 0.9
+    assert SLUPreprocessor.fit(TRAIN).decode_tags(probs) == ["O", "I-song", "I-song"]
+    assert pre.decode_tags(probs) == ["O", "B-song", "I-song"]
+
+
+def test_bio_decoding_keeps_a_valid_greedy_path():
+    pre = SLUPreprocessor.fit(TRAIN, slot_decoding="bio")
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        probs = rng.dirichlet(np.ones(len(pre.tags)), size=6)
+        bio = pre.decode_tags(probs)
+        for prev, cur in zip(["O"] + bio, bio):
+            if cur.startswith("I-"):
+                assert prev[2:] == cur[2:] and prev[:1] in "BI"

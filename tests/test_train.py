@@ -126,3 +126,27 @@ def test_train_fraction_is_reproducible(tiny_data, tmp_path):
     a = load_splits(recipe)["train"]
     b = load_splits(recipe)["train"]
     assert len(a) == 15 and [ex.source for ex in a] == [ex.source for ex in b]
+
+
+def test_pretrained_word_vectors_initialise_and_freeze(tiny_data, tmp_path):
+    vec = tmp_path / "w.vec"
+    vec.write_text("3 8\n" + "".join(f"{w} " + " ".join(["0.5"] * 8) + "\n"
+                                     for w in ("play", "jazz", "unused")))
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
+    result = train(recipe, tmp_path / "out", [f"model.word_vectors={vec}",
+                                              "model.freeze_word_vectors=true", "train.epochs=1"])
+    table = result.model.get_layer("word_embedding").get_weights()[0]
+    words = result.preprocessor.words
+    assert np.allclose(table[words.id("play")], 0.5) and np.allclose(table[words.id("jazz")], 0.5)
+    assert not np.allclose(table[words.id("weather")], 0.5)
+
+
+def test_word_vectors_of_the_wrong_size_name_the_keys(tiny_data, tmp_path):
+    from slukit.errors import RecipeError
+
+    vec = tmp_path / "w.vec"
+    vec.write_text("play 1 2 3\n")
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
+    with pytest.raises(RecipeError, match="model.word_dim: 3"):
+        train(recipe, tmp_path / "out", [f"model.word_vectors={vec}"])
+    assert not (tmp_path / "out").exists()

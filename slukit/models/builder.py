@@ -12,17 +12,22 @@ Example:
     ['word_ids']
 """
 
+from slukit.errors import RecipeError
 from slukit.models.joint_slu import JointSLU
 
 #: Recipe keys of `model` that are the encoder's arguments, per encoder.
 ENCODER_KEYS = {
     "bilstm": ("units", "layers", "dropout"),
+    "gru": ("units", "layers", "dropout"),
+    "highway_lstm": ("units", "layers", "dropout"),
+    "mha": ("units", "layers", "heads", "dropout"),
+    "biattention": ("units", "layers", "heads", "dropout"),
 }
 
 DEFAULTS = {
     "embeddings": ["word", "char"], "word_dim": 100, "char_dim": 32, "char_filters": 64,
     "char_kernel": 3, "max_word_chars": 20, "encoder": "bilstm", "units": 128,
-    "layers": 2, "dropout": 0.3,
+    "layers": 2, "heads": 4, "dropout": 0.3,
 }
 
 
@@ -44,4 +49,29 @@ def build_model(model_section, preprocessor):
         encoder=encoder,
         encoder_config={k: cfg[k] for k in ENCODER_KEYS[encoder]},
         dropout=cfg["dropout"],
+        intent_to_slot=cfg.get("intent_to_slot", False),
     )
+
+
+def load_word_vectors(model, preprocessor, model_cfg, seed=0):
+    """Initialises the word embeddings from `model.word_vectors`, if set.
+
+    Returns `(covered, vocabulary size)`, or None when no vectors are configured.
+    The file's dimension must equal `model.word_dim`.
+    """
+    path = model_cfg.get("word_vectors")
+    if not path or preprocessor.words is None:
+        return None
+    from slukit.preprocess.vectors import embedding_matrix, read_vectors
+
+    vectors, dim = read_vectors(path, keep=set(preprocessor.words.tokens),
+                                lowercase=preprocessor.lowercase)
+    if dim != model_cfg["word_dim"]:
+        raise RecipeError(f"model.word_dim is {model_cfg['word_dim']} but the vectors in "
+                          f"model.word_vectors ({path}) have {dim} dimensions; set "
+                          f"model.word_dim: {dim}")
+    matrix, covered = embedding_matrix(preprocessor.words, vectors, dim, seed=seed)
+    layer = model.get_layer("word_embedding")
+    layer.set_weights([matrix])
+    layer.trainable = not model_cfg.get("freeze_word_vectors", False)
+    return covered, len(preprocessor.words)

@@ -59,6 +59,25 @@ class TokenMask(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="slukit")
+class BroadcastConcat(keras.layers.Layer):
+    """Appends an utterance vector `[B, U]` to every token vector `[B, T, H]`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, tokens, utterance=None, mask=None):
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
+
+    def call(self, tokens, utterance):
+        tiled = ops.repeat(ops.expand_dims(utterance, 1), ops.shape(tokens)[1], axis=1)
+        return ops.concatenate([tokens, tiled], axis=-1)
+
+    def compute_output_shape(self, tokens_shape, utterance_shape):
+        return tuple(tokens_shape[:-1]) + (tokens_shape[-1] + utterance_shape[-1],)
+
+
+@keras.saving.register_keras_serializable(package="slukit")
 class JointSLU(keras.Model):
     """A joint intent classifier and BIO slot tagger over one shared network.
 
@@ -82,6 +101,8 @@ class JointSLU(keras.Model):
         encoder: str. A name in `slukit.models.encoders.ENCODERS`.
         encoder_config: dict. Arguments of the encoder.
         dropout: float. Dropout on embeddings and before each head.
+        intent_to_slot: bool. Feed the pooled utterance vector to the slot
+            head beside each token's vector.
 
     Inputs: `word_ids [B, T]` and/or `char_ids [B, T, max_word_chars]`, int32,
     zero-padded.
@@ -90,7 +111,7 @@ class JointSLU(keras.Model):
     def __init__(self, num_intents, num_tags, word_vocab_size=0, char_vocab_size=0,
                  embeddings=("word", "char"), word_dim=100, char_dim=32, char_filters=64,
                  char_kernel=3, max_word_chars=20, encoder="bilstm", encoder_config=None,
-                 dropout=0.3, **kwargs):
+                 dropout=0.3, intent_to_slot=False, **kwargs):
         embeddings = list(embeddings)
         encoder_config = dict(encoder_config or {})
 
@@ -120,9 +141,10 @@ class JointSLU(keras.Model):
         x = embedding_dropout(x)
         x = context_encoder(x, mask=mask)
         pooled = MaskedPooling(name="pooling")(x, mask)
+        slot_input = BroadcastConcat(name="intent_to_slot")(x, pooled) if intent_to_slot else x
         outputs = {
             "intent": intent_head(head_dropout(pooled)),
-            "slots": slot_head(head_dropout(x)),
+            "slots": slot_head(head_dropout(slot_input)),
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
@@ -140,6 +162,7 @@ class JointSLU(keras.Model):
         self.encoder = encoder
         self.encoder_config = encoder_config
         self.dropout = dropout
+        self.intent_to_slot = intent_to_slot
 
     def get_config(self):
         return {
@@ -158,6 +181,7 @@ class JointSLU(keras.Model):
             "encoder": self.encoder,
             "encoder_config": self.encoder_config,
             "dropout": self.dropout,
+            "intent_to_slot": self.intent_to_slot,
         }
 
     @classmethod

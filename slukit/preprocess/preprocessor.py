@@ -66,22 +66,28 @@ class SLUPreprocessor:
         tags: slot tag label map; id 0 is `<pad>` (never predicted), then `O`.
         lowercase: lower-case tokens before lookup.
         max_word_chars: characters kept per word for the character embedding.
+        slot_decoding: `"argmax"` (best tag per token) or `"bio"` (the best
+            tag sequence in which every `I-x` follows `B-x` or `I-x`).
     """
 
-    def __init__(self, words, chars, intents, tags, lowercase=True, max_word_chars=20):
+    def __init__(self, words, chars, intents, tags, lowercase=True, max_word_chars=20,
+                 slot_decoding="argmax"):
         self.words = words
         self.chars = chars
         self.intents = intents
         self.tags = tags
         self.lowercase = lowercase
         self.max_word_chars = max_word_chars
+        self.slot_decoding = slot_decoding
+        self._transitions = None
 
     # --- building -----------------------------------------------------------------
     @classmethod
     def fit(cls, examples, embeddings=("word", "char"), lowercase=True,
-            min_word_count=1, max_word_chars=20):
+            min_word_count=1, max_word_chars=20, slot_decoding="argmax"):
         """Builds vocabularies and label maps from training examples only."""
-        pre = cls(None, None, None, None, lowercase=lowercase, max_word_chars=max_word_chars)
+        pre = cls(None, None, None, None, lowercase=lowercase, max_word_chars=max_word_chars,
+                  slot_decoding=slot_decoding)
         norm = [pre.normalize(t) for ex in examples for t in ex.tokens]
         if "word" in embeddings:
             pre.words = Vocabulary.build(norm, min_count=min_word_count)
@@ -150,9 +156,16 @@ class SLUPreprocessor:
 
     # --- outputs -> labels --------------------------------------------------------
     def decode_tags(self, tag_probs):
-        """Best tag per token from `[tokens, num_tags]` probabilities (`<pad>` excluded)."""
-        ids = np.argmax(np.asarray(tag_probs)[:, 1:], axis=-1) + 1
-        return [self.tags.tokens[i] for i in ids]
+        """Tags from `[tokens, num_tags]` probabilities (`<pad>` is never chosen),
+        by `slot_decoding`."""
+        probs = np.asarray(tag_probs)[:, 1:]
+        if self.slot_decoding == "bio" and len(probs):
+            if self._transitions is None:
+                self._transitions = bio_transitions(self.tags.tokens[1:])
+            ids = viterbi(np.log(np.maximum(probs, 1e-12)), *self._transitions)
+        else:
+            ids = np.argmax(probs, axis=-1)
+        return [self.tags.tokens[i + 1] for i in ids]
 
     def decode_intent(self, intent_probs):
         probs = np.asarray(intent_probs)
@@ -186,6 +199,7 @@ class SLUPreprocessor:
             "unicode_normalization": "NFKC",
             "lowercase": self.lowercase,
             "max_word_chars": self.max_word_chars,
+            "slot_decoding": self.slot_decoding,
             "pad_id": 0,
             "unk_id": 1,
             "tag_pad_id": 0,
@@ -221,7 +235,8 @@ class SLUPreprocessor:
 
         return cls(table("words", UNK), table("chars", UNK), table("intents", None),
                    table("tags", None), lowercase=rules["lowercase"],
-                   max_word_chars=rules["max_word_chars"])
+                   max_word_chars=rules["max_word_chars"],
+                   slot_decoding=rules.get("slot_decoding", "argmax"))
 
 
 def slots_from_tags(text, spans, tags):
@@ -249,3 +264,38 @@ def slots_from_tags(text, spans, tags):
         slots.append(current)
     return [{"slot": s["slot"], "value": text[s["start"]:s["end"]],
              "start": s["start"], "end": s["end"]} for s in slots]
+
+
+def bio_transitions(tags):
+    """Allowed-transition masks for BIO tags: `(start [K], step [K, K])`, bool.
+
+    `I-x` may only start after `B-x` or `I-x`, and never at the first token.
+
+    Example:
+        >>> start, step = bio_transitions(["O", "B-a", "I-a"])
+        >>> start.tolist(), step[:, 2].tolist()
+        ([True, True, False], [False, True, True])
+    """
+    kinds = [t.partition("-") for t in tags]
+    start = np.array([p != "I" for p, _, _ in kinds])
+    step = np.ones((len(tags), len(tags)), dtype=bool)
+    for j, (pj, _, kj) in enumerate(kinds):
+        if pj == "I":
+            step[:, j] = [pi in ("B", "I") and ki == kj for pi, _, ki in kinds]
+    return start, step
+
+
+def viterbi(log_probs, start, step):
+    """The best path through `[T, K]` log probabilities under allowed transitions."""
+    neg = -1e9
+    score = np.where(start, log_probs[0], neg)
+    back = np.zeros(log_probs.shape, dtype=np.int64)
+    penalty = np.where(step, 0.0, neg)
+    for t in range(1, len(log_probs)):
+        total = score[:, None] + penalty
+        back[t] = np.argmax(total, axis=0)
+        score = total[back[t], np.arange(total.shape[1])] + log_probs[t]
+    path = [int(np.argmax(score))]
+    for t in range(len(log_probs) - 1, 0, -1):
+        path.append(int(back[t, path[-1]]))
+    return path[::-1]

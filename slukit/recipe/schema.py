@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-ENCODERS = ("bilstm",)
+ENCODERS = ("bilstm", "gru", "highway_lstm", "mha", "biattention")
 EMBEDDINGS = ("word", "char")
 BUILTIN_DATA = ("demo-en", "demo-de")
 FORMATS = ("seqin", "tsv", "jsonl")
@@ -112,7 +112,7 @@ def register_encoder(name: str) -> None:
     Example:
         >>> register_encoder("bilstm")   # already there: nothing changes
         >>> ENCODERS
-        ('bilstm',)
+        ('bilstm', 'gru', 'highway_lstm', 'mha', 'biattention')
     """
     global ENCODERS
     if name not in ENCODERS:
@@ -180,7 +180,14 @@ _MODEL = _section(
         doc="Which token embeddings to concatenate: word (a lookup table) "
             "and/or char (a character CNN).",
     ),
-    word_dim=Field("int", default=100, min=1, doc="Size of the word embeddings."),
+    word_dim=Field("int", default=100, min=1,
+                   doc="Size of the word embeddings (with `word_vectors`: their dimension)."),
+    word_vectors=Field("path", default=None, nullable=True,
+                       doc="Pretrained word vectors (.vec text format: fastText, word2vec, aligned "
+                           "bilingual MUSE vectors) that initialise the word embeddings; the path "
+                           "is relative to the current directory. Words without a vector start random."),
+    freeze_word_vectors=Field("bool", default=False,
+                              doc="Keep the pretrained word vectors fixed during training."),
     char_dim=Field("int", default=32, min=1, doc="Size of the character embeddings."),
     char_filters=Field("int", default=64, min=1,
                        doc="Number of character-CNN filters (its output size)."),
@@ -191,9 +198,21 @@ _MODEL = _section(
     min_word_count=Field("int", default=1, min=1,
                          doc="Words seen fewer times in the training data become UNK."),
     encoder=Field("choice", choices=lambda: ENCODERS, default="bilstm",
-                  doc="The sequence encoder."),
-    layers=Field("int", default=2, min=1, doc="Number of encoder layers."),
-    units=Field("int", default=128, min=1, doc="Units per encoder layer (and direction)."),
+                  doc="The context encoder: bilstm (stacked BiLSTMs), gru (stacked BiGRUs), "
+                      "highway_lstm (BiLSTMs with highway gates between layers), mha "
+                      "(transformer self-attention blocks), biattention (DiSAN-style forward "
+                      "and backward directional self-attention)."),
+    layers=Field("int", default=2, min=1, doc="Number of encoder layers (or attention blocks)."),
+    units=Field("int", default=128, min=1,
+                doc="Units per direction for recurrent encoders; model size for attention encoders."),
+    heads=Field("int", default=4, min=1,
+                doc="Attention heads (mha, biattention); must divide `units`."),
+    intent_to_slot=Field("bool", default=False,
+                         doc="Give the slot head the pooled utterance vector (the intent head's "
+                             "input) beside each token's vector, as slot-gated models do."),
+    slot_decoding=Field("choice", choices=("argmax", "bio"), default="bio",
+                        doc="How tags are read from the slot head: argmax (best tag per token) or "
+                            "bio (best sequence in which every I-x follows B-x or I-x)."),
     dropout=Field("float", default=0.3, min=0, max=1, exclusive_max=True,
                   doc="Dropout rate between layers."),
 )

@@ -19,7 +19,7 @@ import numpy as np
 
 from slukit.data.batching import EncodedData, make_pydataset
 from slukit.data.load import load_splits, unseen_labels
-from slukit.models.builder import build_model
+from slukit.models.builder import build_model, load_word_vectors
 from slukit.preprocess import SLUPreprocessor
 from slukit.train.inference import evaluate_examples
 from slukit.train.progress import Reporter
@@ -140,7 +140,8 @@ def fit_preprocessor(train_examples, model_cfg):
     return SLUPreprocessor.fit(train_examples, embeddings=model_cfg["embeddings"],
                                lowercase=model_cfg["lowercase"],
                                min_word_count=model_cfg["min_word_count"],
-                               max_word_chars=model_cfg["max_word_chars"])
+                               max_word_chars=model_cfg["max_word_chars"],
+                               slot_decoding=model_cfg["slot_decoding"])
 
 
 def metadata(recipe, model, fit_info):
@@ -178,6 +179,10 @@ def train_recipe(recipe, output=None, reporter=None):
     output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
     check_output(output)
     train_cfg, model_cfg = recipe["train"], recipe["model"]
+    if model_cfg.get("word_vectors") and not Path(model_cfg["word_vectors"]).is_file():
+        from slukit.errors import RecipeError
+
+        raise RecipeError(f"model.word_vectors: file not found: {model_cfg['word_vectors']}")
     set_seed(train_cfg["seed"], train_cfg["jit_compile"])
 
     splits = load_splits(recipe, warn=reporter.warn)
@@ -190,6 +195,10 @@ def train_recipe(recipe, output=None, reporter=None):
 
     preprocessor = fit_preprocessor(splits["train"], model_cfg)
     model = build_model(model_cfg, preprocessor)
+    coverage = load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
+    if coverage:
+        reporter.info(f"word vectors: {coverage[0]} of {coverage[1]} vocabulary words found in "
+                      f"{model_cfg['word_vectors']}")
     compile_model(model, train_cfg)
     reporter.info(f"model: {model_cfg['encoder']} over {'+'.join(model_cfg['embeddings'])} "
                   f"embeddings, {model.count_params():,} parameters "
