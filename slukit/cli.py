@@ -128,9 +128,11 @@ def print_evaluation(report):
 
 
 def quiet_backend_logs():
-    """Hides TensorFlow's C++ start-up chatter unless the user asked for it."""
+    """Hides TensorFlow's C++ start-up chatter (see `slukit.native_logs`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+    from slukit.native_logs import filter_native_logs
+
+    filter_native_logs()
 
 
 def main(argv=None):

@@ -3,8 +3,10 @@
 Utterances are grouped by length into buckets (lengths rounded up to a
 multiple of `pad_multiple`), so a batch is padded only to its own bucket's
 length, not to the longest utterance of the data set, and XLA sees only a few
-distinct shapes. `SLUBatches` is a `keras.utils.PyDataset`, so `model.fit`
-takes it on TensorFlow, JAX or PyTorch alike.
+distinct shapes. `make_train_batches` serves them as a `keras.utils.PyDataset`
+on JAX or PyTorch, and as a `tf.data` pipeline with an explicit signature
+(batch and time dimensions left open) on TensorFlow; TensorFlow is imported
+only on that backend.
 
 Example:
     >>> plan = bucket_plan([3, 9, 4, 17], batch_size=2, pad_multiple=8)
@@ -127,3 +129,37 @@ def predict_batches(data, batch_size, pad_multiple=8):
             inputs = {k: np.concatenate([v, np.zeros((short,) + v.shape[1:], v.dtype)])
                       for k, v in inputs.items()}
         yield indices, inputs
+
+
+def make_train_batches(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0):
+    """Training batches for `model.fit` on the current Keras backend, and their count per epoch.
+
+    (Keras infers a `PyDataset`'s tf.data signature from its first batches, which
+    fixes the time dimension when those happen to share a bucket length; the
+    explicit signature avoids that.)
+    """
+    import keras
+
+    batches = make_pydataset(data, batch_size, seed, pad_multiple, word_dropout)
+    steps = len(batches)
+    if keras.backend.backend() != "tensorflow":
+        return batches, steps
+    import tensorflow as tf
+
+    inputs, labels = batches[0]
+    batches.on_epoch_end()  # the peek above consumed no randomness that matters, but restart cleanly
+
+    def spec(array):
+        return tf.TensorSpec((None, None) + array.shape[2:], tf.as_dtype(array.dtype))
+
+    signature = ({k: spec(v) for k, v in inputs.items()},
+                 {"intent": tf.TensorSpec((None,), tf.int32), "slots": spec(labels["slots"])})
+
+    def generate():
+        for i in range(len(batches)):
+            yield batches[i]
+        batches.on_epoch_end()
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    return dataset.prefetch(2), steps

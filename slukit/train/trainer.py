@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from slukit.data.batching import EncodedData, make_pydataset
+from slukit.data.batching import EncodedData, make_train_batches
 from slukit.data.load import load_splits, unseen_labels
 from slukit.models.builder import build_model, load_word_vectors
 from slukit.preprocess import SLUPreprocessor
@@ -113,8 +113,8 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
     Returns a dict with the epochs run, the best epoch and seconds per epoch.
     """
     data = EncodedData(preprocessor, train_examples)
-    batches = make_pydataset(data, train_cfg["batch_size"], seed=train_cfg["seed"],
-                             word_dropout=train_cfg["word_dropout"])
+    batches, steps = make_train_batches(data, train_cfg["batch_size"], seed=train_cfg["seed"],
+                                        word_dropout=train_cfg["word_dropout"])
     callbacks = []
     monitor = None
     if valid_examples:
@@ -122,7 +122,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         monitor = ValidationMonitor(preprocessor, valid_examples, stopping["monitor"],
                                     stopping["patience"])
         callbacks.append(monitor)
-    callbacks.append(reporter.epoch_callback(train_cfg["epochs"], len(batches)))
+    callbacks.append(reporter.epoch_callback(train_cfg["epochs"], steps))
     started = time.perf_counter()
     history = model.fit(batches, epochs=train_cfg["epochs"], callbacks=callbacks, verbose=0,
                         shuffle=False)

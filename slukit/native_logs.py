@@ -1,0 +1,47 @@
+"""Keeps TensorFlow's C++ start-up log lines out of the user's terminal.
+
+TensorFlow writes absl-format lines (`I0000 00:00:... port.cc:153] oneDNN custom
+operations are on...`, `E0000 ... failed call to cuInit`) straight to file
+descriptor 2, before and regardless of `TF_CPP_MIN_LOG_LEVEL`. `filter_native_logs()`
+points Python's `sys.stderr` at a copy of the terminal, and routes descriptor 2
+(what C++ code writes to) through a thread that drops those lines and passes
+everything else on. Set `SLUKIT_NATIVE_LOGS=1` to see them.
+
+Example:
+    >>> filter_native_logs()   # doctest: +SKIP   (the CLI calls it once)
+"""
+
+import os
+import re
+import sys
+import threading
+
+ABSL_LINE = re.compile(rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./-]+:\d+\]|"
+                       rb"WARNING: All log messages before absl::InitializeLog)")
+_installed = False
+
+
+def filter_native_logs():
+    """Installs the filter once per process (no-op if asked not to, or off a real fd)."""
+    global _installed
+    if _installed or os.environ.get("SLUKIT_NATIVE_LOGS") == "1":
+        return
+    try:
+        sys.stderr.flush()
+        original = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        return
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    sys.stderr = os.fdopen(os.dup(original), "w", buffering=1, encoding=sys.stderr.encoding,
+                           errors="backslashreplace")
+    _installed = True
+
+    def pump():
+        with os.fdopen(read_end, "rb") as lines:
+            for line in lines:
+                if not ABSL_LINE.match(line):
+                    os.write(original, line)
+
+    threading.Thread(target=pump, name="slukit-native-logs", daemon=True).start()
