@@ -77,6 +77,9 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
+    from slukit.train.artifact import require_model_dir
+
+    require_model_dir(args.model)
     quiet_backend_logs()
     from slukit.evaluate import evaluate_model_dir
 
@@ -90,8 +93,9 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from slukit.train.artifact import load_model_dir  # noqa: F401  (fail fast on a bad path)
+    from slukit.train.artifact import require_model_dir
 
+    require_model_dir(args.model)  # before waiting on standard input
     texts = args.texts if args.texts else [line.rstrip("\r\n") for line in sys.stdin]
     quiet_backend_logs()
     from slukit.predict import Predictor

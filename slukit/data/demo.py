@@ -28,8 +28,12 @@ How it was made:
     Valid and test are not copies of train. About 22 % of the values of every slot
     type, and one or two carrier templates of every intent, are held out of train
     and appear only in valid and test. A valid/test utterance uses a held-out
-    template with probability 0.3 and a held-out value for each slot with
-    probability 0.35. No (tokens, intent) pair occurs twice in a language.
+    template with probability 0.15 and a held-out value for each slot with
+    probability 0.15; the held-out templates recombine phrasings that train
+    teaches. No (tokens, intent) pair occurs twice in a language. A small
+    word + char-CNN BiLSTM reaches about 1.00 intent accuracy and 0.88-0.95 slot
+    F1 on valid and test; seen templates with seen values are near 1.0, held-out
+    values and templates are what it gets wrong.
 
     The shipped files under `builtin/` are exactly what `write_all()` writes with
     seed 0; `python -m slukit.data.demo` regenerates them (and `builtin/README.md`),
@@ -197,7 +201,8 @@ _VALUES = {
         ("midnight", "Mitternacht"), ("nine o'clock", "neun Uhr"),
         ("six in the morning", "sechs Uhr morgens"), ("eight in the evening", "acht Uhr abends"),
         ("seven thirty", "sieben Uhr dreißig"), ("9 am", "9 Uhr"), ("4 pm", "16 Uhr"),
-        ("6:15 am", "6:15 Uhr"), ("12:30 pm", "12:30 Uhr"), ("quarter past eight", "Viertel nach acht"),
+        ("6:15 am", "6:15 Uhr"), ("12:30 pm", "12:30 Uhr"),
+        ("quarter past eight", "Viertel nach acht"),
         ("half past five", "halb sechs"), ("ten in the evening", "zehn Uhr abends"),
     ],
     "Task": [  # (english, german infinitive, german zu-infinitive)
@@ -321,7 +326,8 @@ _VALUES = {
         ("All Quiet on the Western Front", "Im Westen nichts Neues"),
         ("The Da Vinci Code", "Sakrileg"), ("Animal Farm", "Farm der Tiere"),
         ("The Kite Runner", "Drachenläufer"), ("Crime and Punishment", "Schuld und Sühne"),
-        ("The Old Man and the Sea", "Der alte Mann und das Meer"), "Tschick", "Emil und die Detektive",
+        ("The Old Man and the Sea", "Der alte Mann und das Meer"), "Tschick",
+        "Emil und die Detektive",
         ("Jane Eyre", "Jane Eyre"), ("Frankenstein", "Frankenstein"),
         ("The Girl with the Dragon Tattoo", "Verblendung"),
     ],
@@ -365,8 +371,8 @@ _TEMPLATES = {
         _T("put on {SongName} by {ArtistName} please", "Leg bitte {SongName} von {ArtistName} auf"),
         _T("play my {PlaylistName} playlist", "Spiel meine Playlist {PlaylistName}"),
         _T("can you play something by {ArtistName}", "Kannst du etwas von {ArtistName} spielen?"),
-        _T("I want to hear {SongName} by {ArtistName}", "Ich will {SongName} von {ArtistName} hören",
-           True),
+        _T("I want to hear {SongName} by {ArtistName}",
+           "Ich will {SongName} von {ArtistName} hören", True),
         _T("can you play {SongName}", "Kannst du {SongName} spielen?", True),
     ],
     "AddToPlaylist": [
@@ -414,7 +420,8 @@ _TEMPLATES = {
            "Erinnere mich {Date} um {Time} daran, {Task:zu}"),
         _T("set a reminder to {Task} at {Time}", "Stell eine Erinnerung für {Time}: {Task}"),
         _T("Don't let me forget to {Task}", "Lass mich nicht vergessen, {Task:zu}"),
-        _T("please remind me at {Time} to {Task}", "Bitte erinnere mich um {Time} daran, {Task:zu}"),
+        _T("please remind me at {Time} to {Task}",
+           "Bitte erinnere mich um {Time} daran, {Task:zu}"),
         _T("reminder: {Task} {Date}", "Erinnerung: {Date} {Task}"),
         _T("can you remind me to {Task} at {Time} {Date}",
            "Kannst du mich {Date} um {Time} daran erinnern, {Task:zu}", True),
@@ -440,7 +447,8 @@ _TEMPLATES = {
            "{RestaurantName}"),
         _T("I need a table for {PartySize} people {Date}",
            "Ich brauche {Date} einen Tisch für {PartySize} Personen"),
-        _T("find me a {Cuisine} restaurant in {City}", "Finde ein {Cuisine:es} Restaurant in {City}"),
+        _T("find me a {Cuisine} restaurant in {City}",
+           "Finde ein {Cuisine:es} Restaurant in {City}"),
         _T("reserve a table at a {Cuisine} restaurant for {PartySize}",
            "Reservier einen Tisch für {PartySize} in einem {Cuisine:en} Restaurant"),
         _T("we'd like to eat {Cuisine} food {Date}", "Wir wollen {Date} {Cuisine} essen gehen"),

@@ -98,10 +98,8 @@ class ModelBundle:
     metadata: dict
 
 
-def load_model_dir(path):
-    """Loads a finished model directory; a clear `ModelDirError` otherwise."""
-    import yaml
-
+def require_model_dir(path):
+    """Raises a clear `ModelDirError` unless `path` is a finished model directory."""
     path = Path(path)
     if not path.exists():
         raise ModelDirError(f"{path}: no such model directory")
@@ -111,6 +109,14 @@ def load_model_dir(path):
             f"{path}: not a finished slukit model directory (missing {', '.join(missing)}); "
             "train one with `slukit train RECIPE`"
         )
+    return path
+
+
+def load_model_dir(path):
+    """Loads a finished model directory; a clear `ModelDirError` otherwise."""
+    import yaml
+
+    path = require_model_dir(path)
     import keras
 
     import slukit.models  # noqa: F401  (registers the layers)
