@@ -47,8 +47,11 @@ def build_parser():
     evaluate.add_argument("model", metavar="MODEL_DIR", help="a model directory from `slukit train`")
     evaluate.add_argument("data", metavar="DATA", help="a data file or folder, or a built-in set "
                           "such as demo-en or demo-en:valid")
-    evaluate.add_argument("--format", choices=("seqin", "tsv", "jsonl"),
+    evaluate.add_argument("--format", choices=("seqin", "tsv", "jsonl", "massive"),
                           help="data format (default: detected from the path)")
+    evaluate.add_argument("--split", choices=("train", "valid", "test"),
+                          help="the partition to read from a MASSIVE file that mixes them "
+                          "(valid reads `dev`)")
     evaluate.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                           help="what to do with malformed lines (default: fail)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -84,6 +87,7 @@ def cmd_evaluate(args):
     from slukit.evaluate import evaluate_model_dir
 
     report = evaluate_model_dir(args.model, args.data, format=args.format, on_error=args.on_error,
+                                split=args.split,
                                 warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))

@@ -25,15 +25,19 @@ def resolve_data_arg(data, format=None):
     return Path(data), format
 
 
-def evaluate_model_dir(model_dir, data, format=None, on_error="fail", batch_size=64, warn=None):
-    """Scores the model in `model_dir` on `data`; a JSON-ready report."""
+def evaluate_model_dir(model_dir, data, format=None, on_error="fail", batch_size=64, warn=None,
+                       split=None):
+    """Scores the model in `model_dir` on `data`; a JSON-ready report.
+
+    `split` picks a partition of a MASSIVE file that mixes them (`valid` reads `dev`).
+    """
     from slukit.data.readers import read_examples
     from slukit.train.artifact import load_model_dir
     from slukit.train.inference import predict_labels
     from slukit.train.metrics import confused_intents, slot_report, slu_metrics
 
     path, format = resolve_data_arg(data, format)
-    examples = read_examples(path, format=format, on_error=on_error, warn=warn)
+    examples = read_examples(path, format=format, on_error=on_error, warn=warn, split=split)
     bundle = load_model_dir(model_dir)
     intents, tags = predict_labels(bundle.model, bundle.preprocessor, examples, batch_size)
     gold_intents = [ex.intent for ex in examples]

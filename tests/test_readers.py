@@ -1,4 +1,4 @@
-"""Tests for slukit.data.readers: the seqin, tsv and jsonl readers."""
+"""Tests for slukit.data.readers: the seqin, tsv and jsonl readers (massive: test_massive.py)."""
 
 import json
 from pathlib import Path
@@ -50,7 +50,7 @@ def good_seqin(tmp_path, n=3):
 
 
 def test_formats_constant():
-    assert FORMATS == ("seqin", "tsv", "jsonl")
+    assert FORMATS == ("seqin", "tsv", "jsonl", "massive")
 
 
 def test_seqin_reads_with_whitespace_quirks_and_joint_intent(tmp_path):

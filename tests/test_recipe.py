@@ -198,7 +198,7 @@ def test_bad_choice_names_line_and_suggests(tmp_path):
         ("model", "embeddings: [word, wrod, word]",
          "model.embeddings: 'wrod' is not one of word, char (did you mean 'word'?); 'word' is listed twice"),
         ("data", "train_fraction: 0", "data.train_fraction: must be greater than 0 and at most 1, got 0.0"),
-        ("data", "format: json", "data.format: 'json' is not one of seqin, tsv, jsonl (did you mean 'jsonl'?)"),
+        ("data", "format: json", "data.format: 'json' is not one of seqin, tsv, jsonl, massive (did you mean 'jsonl'?)"),
         ("data", "valid: 3", "data.valid: expected a path, got 3; quote it"),
     ],
 )

@@ -40,11 +40,13 @@ def load_splits(recipe, warn=None):
     """Reads train/valid/test; applies `data.train_fraction` to train only.
 
     Returns `{"train": [...], "valid": [...] or None, "test": [...] or None}`.
+    Each file is read with its split's name, so one MASSIVE file that mixes
+    partitions may be named for all three splits (see `read_examples`).
     """
     on_error = recipe["data"].get("on_error", "fail")
     splits = {}
     for split, (path, fmt) in split_paths(recipe).items():
-        splits[split] = (read_examples(path, format=fmt, on_error=on_error, warn=warn)
+        splits[split] = (read_examples(path, format=fmt, on_error=on_error, warn=warn, split=split)
                          if path is not None else None)
     splits["train"] = sample_fraction(splits["train"], recipe["data"].get("train_fraction", 1.0),
                                       recipe["train"].get("seed", 0))

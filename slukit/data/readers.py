@@ -1,6 +1,6 @@
 """Read labelled utterances from disk into `Example` objects.
 
-Three formats are supported (`FORMATS`):
+Four formats are supported (`FORMATS`):
 
 - `seqin`: a folder holding `seq.in` (tokens), `seq.out` (BIO tags) and
   `label` (intent); line i of each file belongs together (ATIS/SNIPS layout).
@@ -8,6 +8,14 @@ Three formats are supported (`FORMATS`):
   `id<TAB>utterance<TAB>slot_labels<TAB>intent` (columns in any order).
 - `jsonl`: one JSON object per line,
   `{"tokens": [...], "tags": [...], "intent": "...", "id": "..."}` (`id` optional).
+- `massive`: Amazon MASSIVE JSON Lines, one record per line with (at least)
+  `utt`, `annot_utt`, `intent` and `partition` (`id`, `locale` optional).
+  `annot_utt` marks slots inline, `wake me at [time : five am]`: the tokens are
+  the whitespace tokens of `utt`, words inside a bracket get `B-time`,
+  `I-time`, words outside get `O`, and the annotation without its brackets
+  must give back `utt` token for token. A file that mixes partitions is read
+  one split at a time (`split=`: train reads `train`, valid `dev`, test
+  `test`). Locales written without spaces (ja-JP, zh-CN, zh-TW, th-TH, km-KH, my-MM) are refused.
 
 Tokens and tags in text formats are split on runs of whitespace (`str.split()`).
 Files must be UTF-8; a BOM and CRLF line ends are tolerated, and so are blank
@@ -33,11 +41,16 @@ from pathlib import Path
 from slukit.data.example import Example
 from slukit.errors import DataError
 
-FORMATS = ("seqin", "tsv", "jsonl")
+FORMATS = ("seqin", "tsv", "jsonl", "massive")
+SPLITS = ("train", "valid", "test")
 SEQIN_FILES = ("seq.in", "seq.out", "label")
 TSV_HEADER = ("id", "utterance", "slot_labels", "intent")
 TSV_REQUIRED = ("utterance", "slot_labels", "intent")
 JSONL_KEYS = ("tokens", "tags", "intent")
+MASSIVE_KEYS = ("utt", "annot_utt", "intent", "partition")
+MASSIVE_PARTITIONS = {"train": "train", "valid": "dev", "test": "test"}  # split -> partition
+# Languages written without spaces between words: MASSIVE's ja-JP, zh-CN, zh-TW, th-TH, km-KH, my-MM.
+UNSPACED_LANGUAGES = ("ja", "zh", "th", "km", "my", "lo")
 MAX_LISTED = 20  # at most this many problems are listed in one message
 
 _BIO_TAG = re.compile(r"O|[BI]-\S+")
@@ -45,9 +58,10 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _FORMAT_HELP = (
     "the formats are: seqin (a folder holding seq.in, seq.out and label), "
     "tsv (a .tsv file with the header id<TAB>utterance<TAB>slot_labels<TAB>intent) and "
-    "jsonl (a .jsonl or .json file, one {\"tokens\", \"tags\", \"intent\"} object per line); "
+    "jsonl (a .jsonl or .json file, one {\"tokens\", \"tags\", \"intent\"} object per line) and "
+    "massive (a .jsonl or .json file of Amazon MASSIVE records with utt and annot_utt); "
     "rename the path to match one of them, or name the format explicitly "
-    "(format: seqin, tsv or jsonl)"
+    "(format: seqin, tsv, jsonl or massive)"
 )
 
 
@@ -58,8 +72,9 @@ def detect_format(path):
     """Guess a dataset's format from its path.
 
     A folder holding `seq.in` (or `seq.out`/`label`) is `seqin`, `*.tsv` is
-    `tsv`, `*.jsonl` and `*.json` are `jsonl`. Anything else is a `DataError`
-    that lists the formats.
+    `tsv`. `*.jsonl` and `*.json` are `massive` when their first non-blank
+    line is an object with `utt` and `annot_utt`, else `jsonl`. Anything else
+    is a `DataError` that lists the formats.
 
     Example:
         >>> detect_format("data/snips/train")         # doctest: +SKIP
@@ -78,11 +93,11 @@ def detect_format(path):
     if suffix == ".tsv":
         return "tsv"
     if suffix in (".jsonl", ".json"):
-        return "jsonl"
+        return "massive" if _looks_like_massive(path) else "jsonl"
     raise DataError(f"{path}: cannot tell the data format from the name; {_FORMAT_HELP}")
 
 
-def read_examples(path, format=None, on_error="fail", warn=None):
+def read_examples(path, format=None, on_error="fail", warn=None, split=None):
     """Read every example of a dataset.
 
     Args:
@@ -91,13 +106,17 @@ def read_examples(path, format=None, on_error="fail", warn=None):
         on_error: "fail" raises one `DataError` listing every malformed line;
             "skip" drops malformed lines and reports them once through `warn`.
         warn: callable(str) for the skip report; by default it goes to stderr.
+        split: "train", "valid", "test" or None. Only `massive` uses it: from
+            a file that mixes partitions it keeps the split's partition
+            (train, dev, test); such a file with split None is an error.
 
     Returns:
         A list of `Example`, in file order; `source` is `file:line`.
 
     Raises:
         DataError: a missing or non-UTF-8 file, seqin files of unequal length,
-            a file without examples, or malformed lines (see `on_error`).
+            a file without examples, a massive file of a locale written
+            without spaces, or malformed lines (see `on_error`).
 
     Example:
         >>> examples = read_examples("train.jsonl", on_error="skip")  # doctest: +SKIP
@@ -106,14 +125,19 @@ def read_examples(path, format=None, on_error="fail", warn=None):
     """
     if on_error not in ("fail", "skip"):
         raise DataError(f"on_error must be 'fail' or 'skip', not {on_error!r}")
+    if split not in SPLITS + (None,):
+        raise DataError(f"split must be one of {', '.join(SPLITS)} or None, not {split!r}")
     if format is None:
         format = detect_format(path)
-    readers = {"seqin": _read_seqin, "tsv": _read_tsv, "jsonl": _read_jsonl}
-    if format not in readers:
+    if format not in FORMATS:
         raise DataError(f"unknown data format {format!r}; use one of {', '.join(FORMATS)}")
     path = Path(path)
-    rows = readers[format](path)
-    return _apply_policy(rows, path, on_error, warn or _print_to_stderr)
+    if format == "massive":
+        rows, where = _read_massive(path, split)
+    else:
+        readers = {"seqin": _read_seqin, "tsv": _read_tsv, "jsonl": _read_jsonl}
+        rows, where = readers[format](path), path
+    return _apply_policy(rows, where, on_error, warn or _print_to_stderr)
 
 
 # ---------------------------------------------------------------- one reader per format
@@ -201,13 +225,9 @@ def _read_jsonl(path):
     blame = dict.fromkeys(("tokens", "tags", "intent"), path)
     rows = []
     for line_no, line in enumerate(_read_lines(path), 1):
-        if not line.strip():
-            rows.append(_bad(path, line_no, "blank line"))
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            rows.append(_bad(path, line_no, f"invalid JSON: {err.msg} (column {err.colno})"))
+        obj, problem = _parse_json_line(line)
+        if problem:
+            rows.append(_bad(path, line_no, problem))
             continue
         problems = _jsonl_type_problems(obj)
         if problems:
@@ -227,9 +247,7 @@ def _jsonl_type_problems(obj):
     """
     if not isinstance(obj, dict):
         return [f"expected a JSON object, found {_json_type(obj)}"]
-    missing = [key for key in JSONL_KEYS if key not in obj]
-    problems = [f"missing key{'s' if len(missing) > 1 else ''} "
-                + ", ".join(f'"{key}"' for key in missing)] if missing else []
+    problems = _missing_keys(obj, JSONL_KEYS)
     for key in ("tokens", "tags"):
         value = obj.get(key, [])
         if not isinstance(value, list):
@@ -243,11 +261,39 @@ def _jsonl_type_problems(obj):
         elif key == "tokens" and any(not token.strip() for token in value):
             i = next(i for i, token in enumerate(value, 1) if not token.strip())
             problems.append(f'"tokens" item {i} is an empty or whitespace-only string')
-    if "intent" in obj and not isinstance(obj["intent"], str):
-        problems.append(f'"intent" must be a string, found {_json_type(obj["intent"])}')
+    return problems + _string_problems(obj, ("intent",)) + _id_problems(obj)
+
+
+def _missing_keys(obj, keys):
+    """A one-item list naming the `keys` that `obj` lacks, or []."""
+    missing = [key for key in keys if key not in obj]
+    if not missing:
+        return []
+    return [f"missing key{'s' if len(missing) > 1 else ''} "
+            + ", ".join(f'"{key}"' for key in missing)]
+
+
+def _string_problems(obj, keys):
+    """Problems with those of `keys` that `obj` has but not as a string."""
+    return [f'"{key}" must be a string, found {_json_type(obj[key])}'
+            for key in keys if key in obj and not isinstance(obj[key], str)]
+
+
+def _id_problems(obj):
+    """A problem with `obj["id"]` when it is there but not a string or integer."""
     if "id" in obj and (isinstance(obj["id"], bool) or not isinstance(obj["id"], (str, int))):
-        problems.append(f'"id" must be a string or an integer, found {_json_type(obj["id"])}')
-    return problems
+        return [f'"id" must be a string or an integer, found {_json_type(obj["id"])}']
+    return []
+
+
+def _parse_json_line(line):
+    """(parsed value, None) for one line of JSON Lines, or (None, problem)."""
+    if not line.strip():
+        return None, "blank line"
+    try:
+        return json.loads(line), None
+    except json.JSONDecodeError as err:
+        return None, f"invalid JSON: {err.msg} (column {err.colno})"
 
 
 def _json_type(value):
@@ -257,6 +303,189 @@ def _json_type(value):
     names = {dict: "an object", list: "a list", str: "a string", int: "a number",
              float: "a number", type(None): "null"}
     return names.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------- MASSIVE
+
+
+def _read_massive(path, split):
+    """Read Amazon MASSIVE JSON Lines, one record per line, e.g.::
+
+        {"id": "1", "locale": "en-US", "partition": "train", "intent": "alarm_set",
+         "utt": "wake me up at nine am", "annot_utt": "wake me up at [time : nine am]"}
+
+    Returns (rows, where): when the file mixes partitions, only the rows of
+    `split`'s partition (and lines whose partition cannot be told), with
+    `where` naming the partition for the messages.
+    """
+    _need_file(path, "massive")
+    records = [(line_no, *_parse_massive_line(line))
+               for line_no, line in enumerate(_read_lines(path), 1)]
+    _refuse_unspaced_locales(path, records)
+    records, where = _select_partition(path, records, split)
+    return [_massive_row(path, line_no, obj, problems)
+            for line_no, obj, problems in records], where
+
+
+def _parse_massive_line(line):
+    """(record or None, [problem, ...]) for one line; a malformed dict is kept."""
+    obj, problem = _parse_json_line(line)
+    if problem:
+        return None, [problem]
+    if not isinstance(obj, dict):
+        return None, [f"expected a JSON object, found {_json_type(obj)}"]
+    problems = (_missing_keys(obj, MASSIVE_KEYS)
+                + _string_problems(obj, MASSIVE_KEYS + ("locale",)) + _id_problems(obj))
+    return obj, problems
+
+
+def _massive_row(path, line_no, obj, problems):
+    """Check one parsed record and return (Example, []) or (None, problems)."""
+    if problems:
+        return None, [f"{path}:{line_no}: {problem}" for problem in problems]
+    tags, problem = _annot_tags(obj["annot_utt"], obj["utt"])
+    if problem:
+        return _bad(path, line_no, problem)
+    blame = dict.fromkeys(("tokens", "tags", "intent"), path)
+    return _row(obj["utt"].split(), tags, obj["intent"].strip(), blame, line_no,
+                id=str(obj.get("id", "")))
+
+
+def _refuse_unspaced_locales(path, records):
+    """Raise one DataError for the first record of a locale written without spaces."""
+    for line_no, obj, _ in records:
+        locale = obj.get("locale") if obj is not None else None
+        if isinstance(locale, str) and re.split(r"[-_]", locale)[0].lower() in UNSPACED_LANGUAGES:
+            raise DataError(
+                f"{path}:{line_no}: locale {locale} writes no spaces between words, but slukit "
+                f"tokenizes on whitespace, so {locale} is not supported yet. Pre-tokenize utt "
+                f"and annot_utt with spaces (e.g. one token per character) and convert the "
+                f"records to the jsonl format ({{\"tokens\", \"tags\", \"intent\"}} per line)")
+
+
+def _partition_of(obj):
+    """A record's partition, or None when it has none (or not as a string)."""
+    partition = obj.get("partition") if obj is not None else None
+    return partition if isinstance(partition, str) else None
+
+
+def _select_partition(path, records, split):
+    """Keep the records of `split`'s partition when the file mixes partitions.
+
+    Records whose partition is unknown stay, so that their problems are reported.
+    """
+    found = sorted({_partition_of(obj) for _, obj, _ in records} - {None})
+    if len(found) <= 1:
+        return records, path
+    if split is None:
+        raise DataError(
+            f"{path}: the file mixes the partitions {', '.join(found)}, and no split was named "
+            f"to choose one (train reads partition train, valid reads dev, test reads test); "
+            f"in a recipe, name the file for data.train, data.valid and data.test")
+    wanted = MASSIVE_PARTITIONS[split]
+    if wanted not in found:
+        raise DataError(f"{path}: no record has partition {wanted!r}, which the {split} split "
+                        f"reads; the file holds the partitions {', '.join(found)}")
+    kept = [record for record in records if _partition_of(record[1]) in (wanted, None)]
+    return kept, f"{path} (partition {wanted})"
+
+
+def _annot_tags(annot, utt):
+    """BIO tags for the tokens of `utt`, read from `annot`: (tags, None) or (None, problem).
+
+    Example:
+        >>> _annot_tags("wake me at [time : five am]", "wake me at five am")
+        (['O', 'O', 'O', 'B-time', 'I-time'], None)
+        >>> _annot_tags("wake me at [time : five", "wake me at five")
+        (None, "annot_utt: '[' at column 12 has no closing ']'")
+    """
+    try:
+        pieces = _annot_pieces(annot)
+    except ValueError as err:
+        return None, f"annot_utt: {err}"
+    words, tags = [], []
+    for slot, text in pieces:
+        span = text.split()
+        words += span
+        tags += (["O"] * len(span) if slot is None
+                 else [f"B-{slot}"] + [f"I-{slot}"] * (len(span) - 1))
+    problem = _words_mismatch(words, tags, utt.split())
+    return (None, problem) if problem else (tags, None)
+
+
+def _annot_pieces(annot):
+    """Split `annot` into (slot type or None, text) pieces; ValueError if malformed.
+
+    Example:
+        >>> _annot_pieces("at [time : five am] now")
+        [(None, 'at '), ('time', 'five am '), (None, ' now')]
+    """
+    pieces, start, opened = [], 0, None  # opened: index of the unclosed '['
+    for i, char in enumerate(annot):
+        if char == "[":
+            if opened is not None:
+                raise ValueError(f"nested '[' at column {i + 1} "
+                                 f"(the '[' at column {opened + 1} is not closed yet)")
+            pieces.append((None, annot[start:i]))
+            opened = i
+        elif char == "]":
+            if opened is None:
+                raise ValueError(f"']' at column {i + 1} has no opening '['")
+            pieces.append(_slot_piece(annot[opened + 1:i], opened + 1))
+            start, opened = i + 1, None
+    if opened is not None:
+        raise ValueError(f"'[' at column {opened + 1} has no closing ']'")
+    pieces.append((None, annot[start:]))
+    return pieces
+
+
+def _slot_piece(inside, column):
+    """(slot type, words) for the text inside one bracket; ValueError if malformed."""
+    bracket = f"[{inside}] at column {column}"
+    slot, colon, words = f" {inside} ".partition(" : ")
+    if not colon:
+        raise ValueError(f"{bracket} has no ' : ' between the slot type and its words")
+    slot = slot.strip()
+    if not slot:
+        raise ValueError(f"{bracket} has an empty slot type")
+    if len(slot.split()) > 1:
+        raise ValueError(f"{bracket}: the slot type {slot!r} contains spaces")
+    if not words.strip():
+        raise ValueError(f"{bracket} has no words after the slot type")
+    return slot, words
+
+
+def _words_mismatch(words, tags, utt_tokens):
+    """Say where the annotation's words differ from the tokens of utt, or None.
+
+    Example:
+        >>> _words_mismatch(["at", "five"], ["O", "B-time"], ["at", "six"])
+        "annot_utt does not match utt at token 2: utt has 'six', annot_utt has 'five' (in the time span)"
+    """
+    if words == utt_tokens:
+        return None
+    n = min(len(words), len(utt_tokens))
+    i = next((i for i in range(n) if words[i] != utt_tokens[i]), n)
+    if i == len(words):
+        return (f"annot_utt does not match utt: utt has {len(utt_tokens)} tokens but annot_utt "
+                f"only {len(words)} words; utt goes on with {utt_tokens[i]!r}")
+    place = "outside the brackets" if tags[i] == "O" else f"in the {tags[i][2:]} span"
+    if i == len(utt_tokens):
+        return (f"annot_utt does not match utt: annot_utt has {len(words)} words but utt only "
+                f"{len(utt_tokens)} tokens; annot_utt goes on with {words[i]!r} ({place})")
+    return (f"annot_utt does not match utt at token {i + 1}: utt has {utt_tokens[i]!r}, "
+            f"annot_utt has {words[i]!r} ({place})")
+
+
+def _looks_like_massive(path):
+    """Whether a file's first non-blank line is a JSON object with `utt` and `annot_utt`."""
+    try:
+        with path.open(encoding="utf-8-sig") as file:
+            first = next((line for line in file if line.strip()), "")
+        obj = json.loads(first)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(obj, dict) and "utt" in obj and "annot_utt" in obj
 
 
 # ---------------------------------------------------------------- shared helpers

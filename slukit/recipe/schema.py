@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 ENCODERS = ("bilstm", "gru", "highway_lstm", "mha", "biattention")
 EMBEDDINGS = ("word", "char")
 BUILTIN_DATA = ("demo-en", "demo-de")
-FORMATS = ("seqin", "tsv", "jsonl")
+FORMATS = ("seqin", "tsv", "jsonl", "massive")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 MONITORS = ("joint", "intent_accuracy", "slot_f1", "sentence_accuracy")
 TYPES = ("str", "int", "float", "bool", "path", "choice", "list_of_choice", "section")
@@ -141,7 +141,9 @@ _DATA = _section(
     format=Field(
         "choice", choices=FORMATS, nullable=True, default=None,
         doc="The files' format: seqin (a folder with seq.in, seq.out and label), "
-            "tsv or jsonl. null detects it from each path.",
+            "tsv (MultiATIS++), jsonl (tokens, tags, intent) or massive (MASSIVE JSON Lines; a "
+            "file mixing partitions is filtered: train, dev for valid, test). null detects it "
+            "from each path.",
     ),
     root=Field(
         "path", nullable=True, default=None,
