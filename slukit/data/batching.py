@@ -119,13 +119,16 @@ def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0):
     return SLUBatches()
 
 
-def predict_batches(data, batch_size, pad_multiple=8):
-    """Yields `(indices, inputs)` over `data` in bucket order, each batch padded
-    with empty rows to `batch_size` so every call sees one shape per bucket."""
+def predict_batches(data, batch_size, pad_multiple=8, fixed_rows=False):
+    """Yields `(indices, inputs)` over `data` in bucket order.
+
+    With `fixed_rows`, short batches are completed with empty rows so that an
+    XLA-compiled model sees one shape per bucket; otherwise they stay short.
+    """
     for length, indices in bucket_plan(data.lengths, batch_size, pad_multiple):
         inputs = data.preprocessor.pad_inputs([data.inputs[i] for i in indices], length)
         short = batch_size - len(indices)
-        if short:
+        if fixed_rows and short:
             inputs = {k: np.concatenate([v, np.zeros((short,) + v.shape[1:], v.dtype)])
                       for k, v in inputs.items()}
         yield indices, inputs

@@ -14,7 +14,8 @@ def predict_probs(model, data, batch_size=64):
     `[tokens, num_tags]` (trimmed to the example's own length)."""
     intent_probs = [None] * len(data)
     tag_probs = [None] * len(data)
-    for indices, inputs in predict_batches(data, batch_size):
+    fixed_rows = bool(getattr(model, "jit_compile", False))
+    for indices, inputs in predict_batches(data, batch_size, fixed_rows=fixed_rows):
         out = model.predict_on_batch(inputs)
         intents = np.asarray(out["intent"])
         slots = np.asarray(out["slots"])
