@@ -495,6 +495,8 @@ def _check_value(field: Field, value, key: str, report):
     """Check one value; on a problem, report it and return the value unchanged."""
     if field.type == "section":
         if value is None:
+            if field.nullable:
+                return None
             value = {}
         if not isinstance(value, dict):
             report.add(key, f"expected a section (a mapping of keys such as "

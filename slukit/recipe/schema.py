@@ -126,8 +126,9 @@ def register_embedding(name: str) -> None:
         EMBEDDINGS = EMBEDDINGS + (name,)
 
 
-def _section(doc: str, **fields: Field) -> Field:
-    return Field("section", doc=doc, fields=fields)
+def _section(doc: str, nullable: bool = False, **fields: Field) -> Field:
+    """A section; a nullable one is None unless the recipe gives it."""
+    return Field("section", doc=doc, fields=fields, nullable=nullable)
 
 
 _DATA = _section(
@@ -253,11 +254,56 @@ _TRAIN = _section(
     ),
 )
 
+TRANSFER_PARTS = ("embeddings", "char_embeddings", "encoder", "intent_head", "slot_head")
+
+_SOURCE = _section(
+    "Cross-lingual transfer: the source-language model that the target model starts from. "
+    "Give either model_dir (an already trained model directory) or data (the source data: "
+    "the source model is trained first, with this recipe's model and train settings).",
+    nullable=True,
+    model_dir=Field("path", nullable=True, default=None, excludes=("data", "epochs", "word_vectors"),
+                    doc="A finished model directory to transfer from."),
+    data=Field("section", nullable=True, default=None, fields=dict(_DATA.fields),
+               required_unless="model_dir",
+               doc="The source-language data (same keys as `data`)."),
+    epochs=Field("int", nullable=True, default=None, min=1,
+                 doc="Training epochs of the source model. null: train.epochs."),
+    word_vectors=Field("path", nullable=True, default=None,
+                       doc="Source-language word vectors (for aligned bilingual vectors, the "
+                           "source side; model.word_vectors is the target side)."),
+    output=Field("path", nullable=True, default=None,
+                 doc="Where the source model directory is written and, if it exists and was "
+                     "trained from the same source settings, reused. null: runs/<name>-source."),
+)
+
+_TRANSFER = _section(
+    "Which parts of the source model carry over to the target model, and how they are fine-tuned. "
+    "Used when `source` is set.",
+    **{part: Field("bool", default=True, doc=doc) for part, doc in (
+        ("embeddings", "Copy the word-embedding rows of words that both vocabularies hold "
+                       "(names, numbers; every word when both sides use aligned bilingual vectors)."),
+        ("char_embeddings", "Copy the character CNN; characters are merged by name."),
+        ("encoder", "Copy the context encoder (it must have the same type and sizes)."),
+        ("intent_head", "Copy the intent head; intents are merged by name, new ones start fresh."),
+        ("slot_head", "Copy the slot head; tags are merged by name (a B-toloc.city_name in the "
+                      "target reuses the source's row), new ones start fresh."),
+    )},
+    freeze_epochs=_section(
+        "How many epochs each transferred part stays frozen at the start of fine-tuning (0: never).",
+        **{part: Field("int", default=0, min=0, doc=f"Epochs that {part} stays frozen.")
+           for part in TRANSFER_PARTS},
+    ),
+    learning_rate=Field("float", nullable=True, default=None, min=0, exclusive_min=True,
+                        doc="Fine-tuning learning rate. null: train.learning_rate."),
+)
+
 SCHEMA: dict[str, Field] = {
     "name": Field("str", default=REQUIRED, doc="The run's name; outputs go to runs/<name> by default."),
     "data": _DATA,
     "model": _MODEL,
     "train": _TRAIN,
+    "source": _SOURCE,
+    "transfer": _TRANSFER,
     "output": Field("path", nullable=True, default=None,
                     doc="Where the trained model and reports are written. null: runs/<name>."),
 }
@@ -303,7 +349,7 @@ def default_value(field: Field) -> Any:
         ['word', 'char']
     """
     if field.type == "section":
-        return defaults(field.fields)
+        return None if field.nullable else defaults(field.fields)
     if isinstance(field.default, tuple):
         return list(field.default)
     return field.default

@@ -89,16 +89,16 @@ class ValidationMonitor(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
-def make_optimizer(train_cfg):
+def make_optimizer(train_cfg, learning_rate=None):
     optimizers = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
                   "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
-    return optimizers[train_cfg["optimizer"]](learning_rate=train_cfg["learning_rate"],
-                                              clipnorm=5.0)
+    return optimizers[train_cfg["optimizer"]](
+        learning_rate=learning_rate or train_cfg["learning_rate"], clipnorm=5.0)
 
 
-def compile_model(model, train_cfg):
+def compile_model(model, train_cfg, learning_rate=None):
     model.compile(
-        optimizer=make_optimizer(train_cfg),
+        optimizer=make_optimizer(train_cfg, learning_rate),
         loss={"intent": keras.losses.SparseCategoricalCrossentropy(),
               "slots": keras.losses.SparseCategoricalCrossentropy(ignore_class=0)},
         loss_weights={"intent": train_cfg["intent_loss_weight"],
@@ -107,14 +107,24 @@ def compile_model(model, train_cfg):
     )
 
 
-def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter):
-    """Runs `model.fit` with bucketed batches, validation scoring and early stopping.
+def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter,
+        frozen_until=None, learning_rate=None):
+    """Compiles and trains `model` with bucketed batches, validation scoring and
+    early stopping; keeps the best epoch's weights.
+
+    Args:
+        frozen_until: `{layer name: epochs}`: those layers stay frozen for
+            their first epochs (transfer). Training then runs in phases, one
+            per distinct count, recompiling as layers thaw; early stopping ends
+            only the phase it happens in.
+        learning_rate: overrides `train.learning_rate`.
 
     Returns a dict with the epochs run, the best epoch and seconds per epoch.
     """
     data = EncodedData(preprocessor, train_examples)
     batches, steps = make_train_batches(data, train_cfg["batch_size"], seed=train_cfg["seed"],
                                         word_dropout=train_cfg["word_dropout"])
+    epochs = train_cfg["epochs"]
     callbacks = []
     monitor = None
     if valid_examples:
@@ -122,12 +132,23 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         monitor = ValidationMonitor(preprocessor, valid_examples, stopping["monitor"],
                                     stopping["patience"])
         callbacks.append(monitor)
-    callbacks.append(reporter.epoch_callback(train_cfg["epochs"], steps))
-    started = time.perf_counter()
-    history = model.fit(batches, epochs=train_cfg["epochs"], callbacks=callbacks, verbose=0,
-                        shuffle=False)
+    callbacks.append(reporter.epoch_callback(epochs, steps))
+    frozen_until = {name: n for name, n in (frozen_until or {}).items() if n > 0}
+    boundaries = sorted({min(n, epochs) for n in frozen_until.values()} | {epochs})
+    started, start, epochs_run = time.perf_counter(), 0, 0
+    for end in boundaries:
+        frozen = [name for name, n in frozen_until.items() if n > start]
+        for layer in model.layers:
+            if layer.name in frozen_until:
+                layer.trainable = layer.name not in frozen
+        if frozen:
+            reporter.info(f"epochs {start + 1}-{end}: {', '.join(frozen)} frozen")
+        compile_model(model, train_cfg, learning_rate)
+        history = model.fit(batches, initial_epoch=start, epochs=end, callbacks=callbacks,
+                            verbose=0, shuffle=False)
+        epochs_run += len(history.history.get("loss", []))
+        start = end
     seconds = time.perf_counter() - started
-    epochs_run = len(history.history.get("loss", []))
     return {
         "epochs_run": epochs_run,
         "best_epoch": (monitor.best_epoch + 1) if monitor and monitor.best_epoch is not None else epochs_run,
@@ -164,27 +185,16 @@ def metadata(recipe, model, fit_info):
     return meta
 
 
-def train_recipe(recipe, output=None, reporter=None):
-    """Trains the recipe's model and writes its model directory.
-
-    Args:
-        recipe: a validated, resolved recipe dict (`slukit.recipe.load_recipe`).
-        output: the model directory; defaults to the recipe's `output`.
-        reporter: a `Reporter` for progress and messages.
-    """
-    from slukit.recipe.load import dump_recipe
-    from slukit.train.artifact import check_output, write_json, write_model_dir
-
-    reporter = reporter or Reporter()
-    output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
-    check_output(output)
-    train_cfg, model_cfg = recipe["train"], recipe["model"]
-    if model_cfg.get("word_vectors") and not Path(model_cfg["word_vectors"]).is_file():
+def check_word_vectors(model_cfg, key="model.word_vectors"):
+    path = model_cfg.get("word_vectors")
+    if path and not Path(path).is_file():
         from slukit.errors import RecipeError
 
-        raise RecipeError(f"model.word_vectors: file not found: {model_cfg['word_vectors']}")
-    set_seed(train_cfg["seed"], train_cfg["jit_compile"])
+        raise RecipeError(f"{key}: file not found: {path}")
 
+
+def load_data(recipe, reporter):
+    """The recipe's splits, with warnings about labels that train lacks."""
     splits = load_splits(recipe, warn=reporter.warn)
     for split in ("valid", "test"):
         unseen = unseen_labels(splits["train"], splits[split] or [], split)
@@ -192,31 +202,73 @@ def train_recipe(recipe, output=None, reporter=None):
             reporter.warn("\n".join(unseen))
     reporter.info(f"data: {len(splits['train'])} train, "
                   f"{len(splits['valid'] or [])} valid, {len(splits['test'] or [])} test utterances")
+    return splits
 
-    preprocessor = fit_preprocessor(splits["train"], model_cfg)
-    model = build_model(model_cfg, preprocessor)
-    coverage = load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
-    if coverage:
-        reporter.info(f"word vectors: {coverage[0]} of {coverage[1]} vocabulary words found in "
-                      f"{model_cfg['word_vectors']}")
-    compile_model(model, train_cfg)
-    reporter.info(f"model: {model_cfg['encoder']} over {'+'.join(model_cfg['embeddings'])} "
-                  f"embeddings, {model.count_params():,} parameters "
-                  f"({keras.backend.backend()} backend)")
-    fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter)
 
-    metrics = {split: evaluate_examples(model, preprocessor, splits[split])
-               for split in ("valid", "test") if splits[split]}
-    if metrics:
-        reporter.metrics_table(metrics, title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+def describe_model(model, model_cfg):
+    return (f"model: {model_cfg['encoder']} over {'+'.join(model_cfg['embeddings'])} "
+            f"embeddings, {model.count_params():,} parameters ({keras.backend.backend()} backend)")
+
+
+def score_splits(model, preprocessor, splits):
+    return {split: evaluate_examples(model, preprocessor, splits[split])
+            for split in ("valid", "test") if splits[split]}
+
+
+def save_run(output, recipe, model, preprocessor, metrics, meta, reporter):
+    """Writes the model directory atomically (see `slukit.train.artifact`)."""
+    from slukit.recipe.load import dump_recipe
+    from slukit.train.artifact import write_json, write_model_dir
 
     def fill(tmp):
         model.save(tmp / "model.keras")
         preprocessor.save(tmp)
         (tmp / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
         write_json(tmp / "metrics.json", metrics)
-        write_json(tmp / "metadata.json", metadata(recipe, model, fit_info))
+        write_json(tmp / "metadata.json", meta)
 
     path = write_model_dir(output, fill)
     reporter.info(f"model written to [bold]{path}[/bold]")
+    return path
+
+
+def train_recipe(recipe, output=None, reporter=None):
+    """Trains the recipe's model and writes its model directory.
+
+    A recipe with a `source` section is a transfer recipe and goes to
+    `slukit.transfer.train_transfer`.
+
+    Args:
+        recipe: a validated, resolved recipe dict (`slukit.recipe.load_recipe`).
+        output: the model directory; defaults to the recipe's `output`.
+        reporter: a `Reporter` for progress and messages.
+    """
+    from slukit.train.artifact import check_output
+
+    reporter = reporter or Reporter()
+    if recipe.get("source"):
+        from slukit.transfer import train_transfer
+
+        return train_transfer(recipe, output=output, reporter=reporter)
+    output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
+    check_output(output)
+    train_cfg, model_cfg = recipe["train"], recipe["model"]
+    check_word_vectors(model_cfg)
+    set_seed(train_cfg["seed"], train_cfg["jit_compile"])
+
+    splits = load_data(recipe, reporter)
+    preprocessor = fit_preprocessor(splits["train"], model_cfg)
+    model = build_model(model_cfg, preprocessor)
+    coverage = load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
+    if coverage:
+        reporter.info(f"word vectors: {coverage[0]} of {coverage[1]} vocabulary words found in "
+                      f"{model_cfg['word_vectors']}")
+    reporter.info(describe_model(model, model_cfg))
+    fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter)
+
+    metrics = score_splits(model, preprocessor, splits)
+    if metrics:
+        reporter.metrics_table(metrics, title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+    path = save_run(output, recipe, model, preprocessor, metrics,
+                    metadata(recipe, model, fit_info), reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)

@@ -1,0 +1,276 @@
+"""Cross-lingual transfer: train (or load) a source-language model, carry its
+weights to a target-language model, and fine-tune on the target data.
+
+The rules for what carries over (`transfer` in the recipe):
+
+- **Word embeddings**: the target keeps its own word vocabulary (built from
+  the target training data). With `transfer.embeddings`, rows of words that
+  both vocabularies hold are copied (names, numbers, shared loanwords; every
+  word when both sides use aligned bilingual vectors).
+- **Characters** are merged by name: the target's character vocabulary is the
+  source's followed by the target's new characters; the character CNN and the
+  rows of shared characters are copied, new characters start fresh.
+- **Labels** are merged by name: the target's intents and tags are the
+  source's followed by the target's new ones. A target `B-toloc.city_name`
+  reuses the source's row of the slot head; labels only one side has get
+  fresh rows (source-only labels stay predictable, which helps when the
+  target data is small).
+- **Encoder** weights are copied as they are; the encoder must have the same
+  type and sizes.
+- `transfer.freeze_epochs` keeps parts frozen for their first epochs, and
+  `transfer.learning_rate` sets the fine-tuning rate.
+
+Example:
+    >>> # slukit train recipes/multiatis/en_to_de_transfer.yaml
+    >>> # result = train_transfer(load_recipe("recipes/multiatis/en_to_de_transfer.yaml"))
+"""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from slukit.errors import RecipeError
+from slukit.preprocess.vocab import UNK, Vocabulary
+
+#: Recipe part name -> the JointSLU layer that holds it.
+PART_LAYERS = {
+    "embeddings": "word_embedding",
+    "char_embeddings": "char_embedding",
+    "encoder": "encoder",
+    "intent_head": "intent",
+    "slot_head": "slots",
+}
+
+#: The model settings that shape each part's weights (besides vocabulary and label counts).
+PART_SETTINGS = {
+    "embeddings": ("word_dim",),
+    "char_embeddings": ("char_dim", "char_filters", "char_kernel"),
+    "encoder": ("encoder", "encoder_config", "word_dim", "char_filters", "embeddings"),
+    "intent_head": ("encoder", "encoder_config"),
+    "slot_head": ("encoder", "encoder_config", "intent_to_slot"),
+}
+
+
+def source_recipe(recipe):
+    """The monolingual recipe that trains the source model of a transfer recipe."""
+    source = recipe["source"]
+    derived = copy.deepcopy({k: recipe[k] for k in ("model", "train")})
+    derived["name"] = f"{recipe['name']}-source"
+    derived["data"] = copy.deepcopy(source["data"])
+    derived["model"]["word_vectors"] = source.get("word_vectors")
+    if source.get("epochs"):
+        derived["train"]["epochs"] = source["epochs"]
+    derived["source"] = None
+    derived["transfer"] = copy.deepcopy(recipe["transfer"])
+    derived["output"] = source.get("output") or f"runs/{recipe['name']}-source"
+    return derived
+
+
+def same_source_settings(a, b):
+    """Whether two resolved source recipes would train the same model."""
+    keys = ("data", "model", "train")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def obtain_source(recipe, reporter):
+    """The source model bundle: loaded from `source.model_dir`, reused from
+    `source.output` if it was trained from the same settings, else trained now."""
+    import yaml
+
+    from slukit.train.artifact import is_model_dir, load_model_dir
+    from slukit.train.trainer import train_recipe
+
+    source = recipe["source"]
+    if source.get("model_dir"):
+        reporter.stage(f"source: {source['model_dir']}")
+        return load_model_dir(source["model_dir"])
+    derived = source_recipe(recipe)
+    out = Path(derived["output"])
+    if is_model_dir(out):
+        saved = yaml.safe_load((out / "recipe.yaml").read_text(encoding="utf-8"))
+        if same_source_settings(saved, derived):
+            reporter.stage(f"source: reusing {out} (trained from the same settings)")
+            return load_model_dir(out)
+        reporter.info(f"{out} was trained from other settings; training the source model again")
+    reporter.stage(f"source: training {derived['name']}")
+    train_recipe(derived, output=out, reporter=reporter)
+    return load_model_dir(out)
+
+
+def merge_vocab(source, target, unk=None):
+    """`source`'s tokens, then `target`'s tokens that `source` lacks."""
+    if source is None or target is None:
+        return target
+    extra = [t for t in target.tokens if t not in source.index]
+    return Vocabulary(source.tokens + extra, unk=unk)
+
+
+def merged_preprocessor(source_pre, target_pre):
+    """The target preprocessor with characters and labels merged by name (see module doc)."""
+    target_pre.chars = merge_vocab(source_pre.chars, target_pre.chars, unk=UNK)
+    target_pre.intents = merge_vocab(source_pre.intents, target_pre.intents)
+    target_pre.tags = merge_vocab(source_pre.tags, target_pre.tags)
+    return target_pre
+
+
+def check_compatible(source_model, target_model, parts):
+    """Raises a `RecipeError` naming each requested part the source cannot give."""
+    src, tgt = source_model.get_config(), target_model.get_config()
+    problems = []
+    for part in parts:
+        layer = PART_LAYERS[part]
+        if not _has_layer(source_model, layer) or not _has_layer(target_model, layer):
+            side = "source" if not _has_layer(source_model, layer) else "target"
+            problems.append(f"transfer.{part}: the {side} model has no {layer.replace('_', ' ')} "
+                            f"(model.embeddings: {src['embeddings'] if side == 'source' else tgt['embeddings']}); "
+                            f"set transfer.{part}: false")
+            continue
+        differ = [k for k in PART_SETTINGS[part] if src.get(k) != tgt.get(k)]
+        shapes_ok = _shapes_match(source_model.get_layer(layer), target_model.get_layer(layer), part)
+        if differ or not shapes_ok:
+            detail = ", ".join(f"{k}: source {src.get(k)!r}, target {tgt.get(k)!r}" for k in differ)
+            problems.append(f"transfer.{part}: the source and target {part.replace('_', ' ')} differ "
+                            f"({detail or 'weight shapes differ'}); use the source's model settings "
+                            f"or set transfer.{part}: false")
+    if problems:
+        raise RecipeError(problems, header="the source model cannot carry over as the recipe asks:")
+
+
+def _has_layer(model, name):
+    return any(layer.name == name for layer in model.layers)
+
+
+def _shapes_match(src_layer, tgt_layer, part):
+    a, b = src_layer.get_weights(), tgt_layer.get_weights()
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if part in ("embeddings", "char_embeddings") and x.ndim == 2 and x is a[0]:
+            x, y = x[:0], y[:0]  # vocabulary rows may differ
+        if part in ("intent_head", "slot_head"):
+            x, y = x[..., :0], y[..., :0]  # label columns may differ
+        if x.shape != y.shape:
+            return False
+    return True
+
+
+def _copy_rows(target_table, source_table, target_vocab, source_vocab):
+    out = target_table.copy()
+    for i, token in enumerate(target_vocab.tokens):
+        j = source_vocab.index.get(token)
+        if j is not None:
+            out[i] = source_table[j]
+    return out
+
+
+def _copy_columns(target_w, source_w, target_labels, source_labels):
+    out = target_w.copy()
+    for i, label in enumerate(target_labels.tokens):
+        j = source_labels.index.get(label)
+        if j is not None:
+            out[..., i] = source_w[..., j]
+    return out
+
+
+def transfer_weights(source, target_model, target_pre, parts):
+    """Copies the requested parts from the source bundle into `target_model`.
+
+    Returns `{part: what was copied}` for the report.
+    """
+    src_model, src_pre = source.model, source.preprocessor
+    report = {}
+    for part in parts:
+        name = PART_LAYERS[part]
+        s_layer, t_layer = src_model.get_layer(name), target_model.get_layer(name)
+        s_weights, t_weights = s_layer.get_weights(), t_layer.get_weights()
+        if part == "embeddings":
+            table = _copy_rows(t_weights[0], s_weights[0], target_pre.words, src_pre.words)
+            shared = sum(1 for t in target_pre.words.tokens[2:] if t in src_pre.words.index)
+            t_layer.set_weights([table])
+            report[part] = f"{shared} of {len(target_pre.words) - 2} target words shared"
+        elif part == "char_embeddings":
+            table = _copy_rows(t_weights[0], s_weights[0], target_pre.chars, src_pre.chars)
+            t_layer.set_weights([table] + s_weights[1:])
+            report[part] = f"CNN and {len(src_pre.chars)} character rows"
+        elif part == "encoder":
+            t_layer.set_weights(s_weights)
+            report[part] = "all weights"
+        else:
+            labels_t = target_pre.intents if part == "intent_head" else target_pre.tags
+            labels_s = src_pre.intents if part == "intent_head" else src_pre.tags
+            t_layer.set_weights([_copy_columns(t, s, labels_t, labels_s)
+                                 for t, s in zip(t_weights, s_weights)])
+            shared = sum(1 for t in labels_t.tokens if t in labels_s.index)
+            report[part] = f"{shared} of {len(labels_t)} labels shared"
+    return report
+
+
+def train_transfer(recipe, output=None, reporter=None):
+    """Runs both stages of a transfer recipe and writes the target model directory.
+
+    `metrics.json` holds `source` (the source model's own valid/test metrics)
+    beside the target's `valid` and `test`.
+    """
+    from slukit.models.builder import build_model, load_word_vectors
+    from slukit.train.artifact import check_output
+    from slukit.train.progress import Reporter
+    from slukit.train.trainer import (TrainResult, check_word_vectors, describe_model, fit,
+                                      fit_preprocessor, load_data, metadata, save_run,
+                                      score_splits, set_seed)
+
+    reporter = reporter or Reporter()
+    output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
+    check_output(output)
+    train_cfg, model_cfg, transfer = recipe["train"], recipe["model"], recipe["transfer"]
+    check_word_vectors(model_cfg)
+    check_word_vectors({"word_vectors": recipe["source"].get("word_vectors")}, "source.word_vectors")
+
+    source = obtain_source(recipe, reporter)
+    source_metrics = _read_metrics(source.path)
+
+    reporter.stage(f"target: fine-tuning {recipe['name']}")
+    set_seed(train_cfg["seed"], train_cfg["jit_compile"])
+    splits = load_data(recipe, reporter)
+    preprocessor = merged_preprocessor(source.preprocessor, fit_preprocessor(splits["train"], model_cfg))
+    model = build_model(model_cfg, preprocessor)
+    load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
+    parts = [p for p in PART_LAYERS if transfer[p]]
+    check_compatible(source.model, model, parts)
+    for part, what in transfer_weights(source, model, preprocessor, parts).items():
+        reporter.info(f"transferred {part}: {what}")
+    reporter.info(describe_model(model, model_cfg))
+    frozen = {PART_LAYERS[p]: transfer["freeze_epochs"][p] for p in parts}
+    fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter,
+                   frozen_until=frozen, learning_rate=transfer["learning_rate"])
+
+    metrics = score_splits(model, preprocessor, splits)
+    if source_metrics:
+        metrics = {"source": source_metrics, **metrics}
+    if metrics:
+        reporter.metrics_table({k if k.startswith("source") else f"target {k}": v
+                                for k, v in _flat(metrics).items()},
+                               title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+    meta = metadata(recipe, model, fit_info)
+    meta["source_model"] = str(source.path)
+    meta["transferred"] = parts
+    path = save_run(output, recipe, model, preprocessor, metrics, meta, reporter)
+    return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)
+
+
+def _read_metrics(path):
+    import json
+
+    file = Path(path) / "metrics.json"
+    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+
+
+def _flat(metrics):
+    """`{"source": {"valid": m}, "valid": m}` -> `{"source valid": m, "valid": m}`."""
+    out = {}
+    for key, value in metrics.items():
+        if key == "source":
+            out.update({f"source {k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
