@@ -57,6 +57,23 @@ def build_parser():
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=cmd_evaluate)
 
+    curve = commands.add_parser("curve", help="data-efficiency curve: transfer vs target-only",
+                                description="Train a transfer recipe with and without its source "
+                                "model at several fractions of the target data; write curve.csv and "
+                                "curve.png and print the smallest fraction at which transfer matches "
+                                "target-only training on all the data.")
+    curve.add_argument("recipe", metavar="RECIPE", help="a transfer recipe (with a `source` section)")
+    curve.add_argument("--fractions", default="0.05,0.1,0.25,0.5,1.0",
+                       help="comma-separated fractions of the target training data "
+                       "(default: 0.05,0.1,0.25,0.5,1.0; 1.0 is always added)")
+    curve.add_argument("--seeds", type=int, default=1, metavar="N",
+                       help="seeds per point, 0..N-1 (default: 1)")
+    curve.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a recipe key (repeatable)")
+    curve.add_argument("--output", metavar="DIR", help="where the models, curve.csv and curve.png "
+                       "go (default: runs/NAME-curve)")
+    curve.set_defaults(run=cmd_curve)
+
     predict = commands.add_parser("predict", help="tag raw text",
                                   description="Predict intent and slots: one JSON object per "
                                   "utterance, one utterance per argument or per stdin line.")
@@ -76,6 +93,52 @@ def cmd_train(args):
     from slukit.train.trainer import train_recipe
 
     train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet))
+    return 0
+
+
+def parse_fractions(text):
+    from slukit.errors import SlukitError
+
+    try:
+        fractions = sorted({float(f) for f in text.split(",") if f.strip()})
+    except ValueError:
+        raise SlukitError(f"--fractions: expected numbers separated by commas, got {text!r}") from None
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise SlukitError(f"--fractions: each fraction must be in (0, 1], got {text!r}")
+    return fractions
+
+
+def cmd_curve(args):
+    from slukit.recipe.load import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    fractions = parse_fractions(args.fractions)
+    if args.seeds < 1:
+        from slukit.errors import SlukitError
+
+        raise SlukitError(f"--seeds: expected at least 1, got {args.seeds}")
+    quiet_backend_logs()
+    from slukit.curve import curve_runs, plot, run_curve, smallest_matching_fraction, summarize
+    from slukit.train.progress import Reporter
+
+    curve_runs(recipe, fractions, [0])  # fails fast on a recipe without `source`
+    reporter = Reporter()
+    output = args.output or f"runs/{recipe['name']}-curve"
+    rows = run_curve(recipe, fractions, list(range(args.seeds)), output, reporter)
+    summary = summarize(rows)
+    for s in summary:
+        reporter.info(f"{s['mode']:>11}  {s['fraction']:>5g}  ({s['train_utterances']} utt.)  "
+                      f"intent {100 * s['intent_accuracy']:.2f} ± {100 * s['intent_accuracy_std']:.2f}  "
+                      f"slot F1 {100 * s['slot_f1']:.2f} ± {100 * s['slot_f1_std']:.2f}")
+    if plot(summary, f"{output}/curve.png", recipe["name"]):
+        reporter.info(f"plot: {output}/curve.png")
+    else:
+        reporter.warn("matplotlib is not installed, so no curve.png was drawn: "
+                      "pip install 'slukit[plot]' (curve.csv holds the numbers)")
+    best = smallest_matching_fraction(summary)
+    reporter.info(f"table: {output}/curve.csv")
+    print(f"smallest fraction at which transfer matches target-only on all the data: "
+          f"{best if best is not None else 'none of those tried'}")
     return 0
 
 

@@ -100,7 +100,7 @@ def field_type(field: Field) -> str:
     elif field.type == "list_of_choice":
         text = "list of distinct values out of " + ", ".join(f"`{c}`" for c in field.allowed())
     else:
-        text = _TYPE_NAMES[field.type]
+        text = _TYPE_NAMES.get(field.type, field.type)
     bounds = []
     if field.min is not None:
         bounds.append(f"{'>' if field.exclusive_min else '≥'} {_number(field.min)}")

@@ -148,3 +148,35 @@ def test_source_needs_model_dir_or_data(tmp_path, bilingual):
     path.write_text(f"name: x\ndata: {{root: {bilingual}, train: de_train.jsonl}}\nsource: {{epochs: 3}}\n")
     with pytest.raises(RecipeError, match="source.data"):
         load_recipe(path)
+
+
+def test_curve_trains_both_modes_and_writes_the_table(bilingual, tmp_path, capsys):
+    from slukit.cli import main
+
+    path = transfer_recipe(tmp_path, bilingual)
+    out = tmp_path / "curve"
+    assert main(["curve", str(path), "--fractions", "0.5", "--seeds", "1", "--output", str(out),
+                 "--set", "train.epochs=1"]) == 0
+    import csv
+
+    rows = list(csv.DictReader(open(out / "curve.csv")))
+    assert sorted((r["mode"], r["fraction"]) for r in rows) == [
+        ("target_only", "0.5"), ("target_only", "1.0"), ("transfer", "0.5"), ("transfer", "1.0")]
+    assert {r["train_utterances"] for r in rows} == {"15", "30"}
+    assert "smallest fraction at which transfer matches" in capsys.readouterr().out
+
+
+def test_curve_refuses_a_recipe_without_source(tiny_data, tmp_path, capsys):
+    from conftest import write_recipe
+    from slukit.cli import main
+
+    assert main(["curve", str(write_recipe(tmp_path / "r.yaml", tiny_data))]) == 2
+    assert "needs a transfer recipe" in capsys.readouterr().err
+
+
+def test_curve_rejects_bad_fractions(tiny_data, tmp_path, capsys):
+    from conftest import write_recipe
+    from slukit.cli import main
+
+    assert main(["curve", str(write_recipe(tmp_path / "r.yaml", tiny_data)), "--fractions", "0,2"]) == 2
+    assert "--fractions" in capsys.readouterr().err

@@ -150,6 +150,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         start = end
     seconds = time.perf_counter() - started
     return {
+        "train_utterances": len(train_examples),
         "epochs_run": epochs_run,
         "best_epoch": (monitor.best_epoch + 1) if monitor and monitor.best_epoch is not None else epochs_run,
         "train_seconds": round(seconds, 2),
