@@ -28,6 +28,8 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--out", default=None, help="markdown file (a .json is written beside it)")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--from-runs", action="store_true",
+                        help="train nothing: rebuild the tables from finished runs under runs/bench/")
     args = parser.parse_args(argv)
 
     os.environ["SLUKIT_DATA"] = args.data
@@ -44,19 +46,21 @@ def main(argv=None):
             recipe = load_recipe(recipe_path, [*args.overrides, f"train.seed={seed}"])
             out = ROOT / "runs" / "bench" / f"{recipe['name']}-seed{seed}"
             started = time.perf_counter()
-            result = train_recipe(recipe, output=out, reporter=Reporter())
-            meta = json.loads((result.path / "metadata.json").read_text())
+            if not args.from_runs:
+                train_recipe(recipe, output=out, reporter=Reporter())
+            metrics = json.loads((out / "metrics.json").read_text())
+            meta = json.loads((out / "metadata.json").read_text())
             runs.append({
                 "seed": seed,
-                "test": result.metrics.get("test", {}),
-                "valid": result.metrics.get("valid", {}),
+                "test": metrics.get("test", {}),
+                "valid": metrics.get("valid", {}),
                 "parameters": meta["parameters"],
-                "model_mb": round((result.path / "model.keras").stat().st_size / 2**20, 2),
+                "model_mb": round((out / "model.keras").stat().st_size / 2**20, 2),
                 "train_seconds": meta["train_seconds"],
                 "seconds_per_epoch": meta["seconds_per_epoch"],
                 "epochs_run": meta["epochs_run"],
                 "best_epoch": meta["best_epoch"],
-                "wall_seconds": round(time.perf_counter() - started, 1),
+                "wall_seconds": None if args.from_runs else round(time.perf_counter() - started, 1),
             })
         rows.append({"recipe": recipe_path, "name": recipe["name"], "runs": runs})
 
@@ -80,7 +84,7 @@ def markdown(rows, args):
     lines = [
         f"Test set, {len(args.seeds)} seed(s) ({', '.join(map(str, args.seeds))}); "
         f"mean ± standard deviation. Machine: {os.cpu_count()} CPU cores, {platform.machine()}.",
-        f"Command: `python benchmarks/run_recipes.py {' '.join(a for a in sys.argv[1:])}`",
+        f"Command: `python benchmarks/run_recipes.py {' '.join(a for a in sys.argv[1:] if a != '--from-runs')}`",
         "",
         "| recipe | intent acc | slot F1 | sentence acc | parameters | model MB | s/epoch | epochs (best) | train time s |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -74,6 +74,26 @@ def build_parser():
                        "go (default: runs/NAME-curve)")
     curve.set_defaults(run=cmd_curve)
 
+    embeddings = commands.add_parser("embeddings", help="word vector tools",
+                                     description="Tools for pretrained and bilingual word vectors.")
+    embedding_commands = embeddings.add_subparsers(dest="embeddings_command", metavar="COMMAND")
+    embeddings.set_defaults(run=lambda args: embeddings.print_help() or 0)
+    align = embedding_commands.add_parser(
+        "align", help="align source vectors to a target space with a seed dictionary",
+        description="Map SOURCE vectors into the space of TARGET vectors with the orthogonal "
+        "Procrustes solution over a seed dictionary (MUSE's supervised mode), write the mapped "
+        "source vectors, and report the dictionary's translation accuracy (nearest neighbour by "
+        "cosine) before and after.")
+    align.add_argument("source", metavar="SOURCE.vec", help="source-language vectors (.vec text format)")
+    align.add_argument("target", metavar="TARGET.vec", help="target-language vectors")
+    align.add_argument("--dictionary", required=True, metavar="FILE",
+                       help="seed dictionary: 'source target' word pairs, one per line")
+    align.add_argument("--test-dictionary", metavar="FILE",
+                       help="held-out word pairs to report accuracy on as well")
+    align.add_argument("--output", required=True, metavar="FILE",
+                       help="where the aligned source vectors are written (.vec)")
+    align.set_defaults(run=cmd_embeddings_align)
+
     predict = commands.add_parser("predict", help="tag raw text",
                                   description="Predict intent and slots: one JSON object per "
                                   "utterance, one utterance per argument or per stdin line.")
@@ -139,6 +159,27 @@ def cmd_curve(args):
     reporter.info(f"table: {output}/curve.csv")
     print(f"smallest fraction at which transfer matches target-only on all the data: "
           f"{best if best is not None else 'none of those tried'}")
+    return 0
+
+
+def cmd_embeddings_align(args):
+    from pathlib import Path
+
+    from slukit.errors import SlukitError
+    from slukit.preprocess.vectors import align_files
+
+    if Path(args.output).exists():
+        raise SlukitError(f"{args.output}: exists; choose another --output or remove it")
+    report = align_files(args.source, args.target, args.dictionary, args.output,
+                         args.test_dictionary)
+    print(f"dictionary: {report['pairs_with_vectors']} of {report['pairs']} pairs have vectors on both sides")
+    print(f"translation accuracy (dictionary): {100 * report['accuracy_before']:.1f}% before, "
+          f"{100 * report['accuracy_after']:.1f}% after alignment")
+    if "test_accuracy_after" in report:
+        print(f"translation accuracy (test, {report['test_pairs']} pairs): "
+              f"{100 * report['test_accuracy_before']:.1f}% before, "
+              f"{100 * report['test_accuracy_after']:.1f}% after")
+    print(f"aligned vectors written to {args.output}")
     return 0
 
 

@@ -37,7 +37,8 @@ def evaluate_model_dir(model_dir, data, format=None, on_error="fail", batch_size
     from slukit.train.metrics import confused_intents, slot_report, slu_metrics
 
     path, format = resolve_data_arg(data, format)
-    examples = read_examples(path, format=format, on_error=on_error, warn=warn, split=split)
+    examples = read_examples(path, format=format, on_error=on_error, warn=warn, split=split,
+                             skip_hint="add --on-error skip")
     bundle = load_model_dir(model_dir)
     intents, tags = predict_labels(bundle.model, bundle.preprocessor, examples, batch_size)
     gold_intents = [ex.intent for ex in examples]

@@ -233,7 +233,7 @@ def _argument_notes(action: argparse.Action) -> str:
         notes.append("optional" if action.nargs in ("?", "*") else "required")
     elif action.required:
         notes.append("required")
-    if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
+    if action.choices is not None:
         notes.append("one of " + ", ".join(f"`{c}`" for c in action.choices))
     if isinstance(action, argparse._AppendAction):
         notes.append("repeatable")
@@ -244,6 +244,8 @@ def _argument_notes(action: argparse.Action) -> str:
 
 
 def _help_text(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
+    if isinstance(action, argparse._SubParsersAction):
+        return "the subcommand (see below)"
     if not action.help or action.help == argparse.SUPPRESS:
         return ""
     return parser._get_formatter()._expand_help(action)
@@ -253,8 +255,8 @@ def _arguments_table(parser: argparse.ArgumentParser, include_help: bool) -> str
     rows = [
         (_argument_name(a), _help_text(parser, a), _argument_notes(a))
         for a in parser._actions
-        if not isinstance(a, argparse._SubParsersAction) and (include_help or not _is_help(a))
-        and a.help != argparse.SUPPRESS
+        if (include_help or not _is_help(a)) and a.help != argparse.SUPPRESS
+        and not (include_help and isinstance(a, argparse._SubParsersAction))
     ]
     return _table(("argument", "what it does", "notes"), rows)
 
@@ -301,8 +303,16 @@ def cli_reference_markdown(parser: argparse.ArgumentParser | None = None) -> str
     if parser.epilog:
         out += ["```text", parser.epilog.strip("\n"), "```", ""]
     for name, sub in commands.items():
-        out += [f"## {prog} {name}", ""]
-        if sub.description:
-            out += [sub.description, ""]
-        out += ["```text", _usage(sub), "```", "", _arguments_table(sub, include_help=False), ""]
+        out += _command_section(f"{prog} {name}", sub)
     return "\n".join(out)
+
+
+def _command_section(title: str, parser: argparse.ArgumentParser) -> list:
+    """A command's section, followed by one for each of its own subcommands."""
+    out = [f"## {title}", ""]
+    if parser.description:
+        out += [parser.description, ""]
+    out += ["```text", _usage(parser), "```", "", _arguments_table(parser, include_help=False), ""]
+    for name, sub in _subcommands(parser)[1].items():
+        out += _command_section(f"{title} {name}", sub)
+    return out

@@ -93,3 +93,12 @@ def test_evaluate_table(trained_model_dir, capsys):
 def test_evaluate_missing_data(trained_model_dir, capsys):
     assert main(["evaluate", str(trained_model_dir), "no/such/file.tsv"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_evaluate_bad_line_hints_the_cli_flag(trained_model_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"tokens": ["a", "b"], "tags": ["O"], "intent": "x"}\n'
+                   '{"tokens": ["a"], "tags": ["O"], "intent": "x"}\n')
+    assert main(["evaluate", str(trained_model_dir), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl:1" in err and "--on-error skip" in err and "data.on_error" not in err

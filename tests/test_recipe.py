@@ -481,3 +481,10 @@ RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"
 def test_shipped_recipes_validate(path):
     recipe = load_recipe(path)
     assert load_recipe(path) == validate(recipe)
+
+
+def test_a_recipe_without_data_is_reported_not_crashed(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\n")
+    with pytest.raises(RecipeError, match="data.train"):
+        load_recipe(path)

@@ -97,7 +97,8 @@ def detect_format(path):
     raise DataError(f"{path}: cannot tell the data format from the name; {_FORMAT_HELP}")
 
 
-def read_examples(path, format=None, on_error="fail", warn=None, split=None):
+def read_examples(path, format=None, on_error="fail", warn=None, split=None,
+                  skip_hint="set data.on_error: skip"):
     """Read every example of a dataset.
 
     Args:
@@ -109,6 +110,8 @@ def read_examples(path, format=None, on_error="fail", warn=None, split=None):
         split: "train", "valid", "test" or None. Only `massive` uses it: from
             a file that mixes partitions it keeps the split's partition
             (train, dev, test); such a file with split None is an error.
+        skip_hint: how the caller's user switches to skipping, for the error
+            message (the recipe key by default; `--on-error skip` in the CLI).
 
     Returns:
         A list of `Example`, in file order; `source` is `file:line`.
@@ -137,7 +140,7 @@ def read_examples(path, format=None, on_error="fail", warn=None, split=None):
     else:
         readers = {"seqin": _read_seqin, "tsv": _read_tsv, "jsonl": _read_jsonl}
         rows, where = readers[format](path), path
-    return _apply_policy(rows, where, on_error, warn or _print_to_stderr)
+    return _apply_policy(rows, where, on_error, warn or _print_to_stderr, skip_hint)
 
 
 # ---------------------------------------------------------------- one reader per format
@@ -531,7 +534,7 @@ def _bad(path, line_no, message):
     return None, [f"{path}:{line_no}: {message}"]
 
 
-def _apply_policy(rows, where, on_error, warn):
+def _apply_policy(rows, where, on_error, warn, skip_hint="set data.on_error: skip"):
     """Apply on_error to the checked rows and return the good examples.
 
     Fails (or, with "skip", warns) with every malformed line listed, capped at
@@ -550,7 +553,7 @@ def _apply_policy(rows, where, on_error, warn):
     if not good:
         raise DataError(listed, header=f"{malformed}, so no examples are left:")
     if on_error == "fail":
-        raise DataError(listed, header=f"{malformed} (set data.on_error: skip to drop them):")
+        raise DataError(listed, header=f"{malformed} ({skip_hint} to drop them):")
     warn(f"skipped {n_bad} malformed of {len(rows)} lines in {where}:\n"
          + "\n".join(f"  - {problem}" for problem in listed))
     return good

@@ -81,3 +81,92 @@ def embedding_matrix(vocabulary, vectors, dim, seed=0, scale=0.05):
             matrix[i] = vec
             covered += 1
     return matrix, covered
+
+
+def write_vectors(vectors, path):
+    """Writes `{word: vector}` in the `.vec` text format (with its header line)."""
+    vectors = dict(vectors)
+    dim = len(next(iter(vectors.values()))) if vectors else 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{len(vectors)} {dim}\n")
+        for word, vec in vectors.items():
+            f.write(word + " " + " ".join(f"{x:.6g}" for x in vec) + "\n")
+
+
+def read_dictionary(path):
+    """Word pairs `source target`, one per line (MUSE's format; tab or space separated)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: dictionary file not found")
+    pairs, problems = [], []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            problems.append(f"{path}:{line_no}: expected two words (source target), got {len(parts)}")
+            continue
+        pairs.append((parts[0], parts[1]))
+    if problems:
+        raise DataError(problems[:20], header=f"{path}: {len(problems)} malformed line(s):")
+    if not pairs:
+        raise DataError(f"{path}: no word pairs")
+    return pairs
+
+
+def _unit_rows(matrix):
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-8)
+
+
+def procrustes(source, target, pairs):
+    """The orthogonal map `W` (`dim x dim`) minimising `|X W - Y|` over the dictionary
+    pairs found in both vector sets (Schönemann 1966; MUSE's supervised mode).
+
+    Returns `(W, pairs used)`. Vectors are length-normalised first.
+    """
+    used = [(s, t) for s, t in pairs if s in source and t in target]
+    if len(used) < 2:
+        raise DataError(f"only {len(used)} dictionary pairs have vectors on both sides; need at least 2")
+    x = _unit_rows(np.stack([source[s] for s, _ in used]))
+    y = _unit_rows(np.stack([target[t] for _, t in used]))
+    u, _, vt = np.linalg.svd(x.T @ y)
+    return u @ vt, used
+
+
+def translation_accuracy(source, target, pairs, mapping=None):
+    """Share of `pairs` whose source word's nearest target word (cosine) is the
+    dictionary's translation, after applying `mapping` to the source vectors.
+    Pairs missing a vector on either side are left out."""
+    used = [(s, t) for s, t in pairs if s in source and t in target]
+    if not used:
+        return 0.0, 0
+    words = list(target)
+    index = {w: i for i, w in enumerate(words)}
+    y = _unit_rows(np.stack([target[w] for w in words]))
+    x = _unit_rows(np.stack([source[s] for s, _ in used]))
+    if mapping is not None:
+        x = x @ mapping
+    nearest = np.argmax(x @ y.T, axis=1)
+    hits = sum(int(nearest[i] == index[t]) for i, (_, t) in enumerate(used))
+    return hits / len(used), len(used)
+
+
+def align_files(source_path, target_path, dictionary_path, output_path, test_dictionary=None):
+    """Aligns source vectors to the target space and writes them; returns a report dict."""
+    source, _ = read_vectors(source_path)
+    target, _ = read_vectors(target_path)
+    dim_s, dim_t = len(next(iter(source.values()))), len(next(iter(target.values())))
+    if dim_s != dim_t:
+        raise DataError(f"{source_path} has {dim_s} dimensions but {target_path} has {dim_t}; "
+                        "both sides need the same size")
+    pairs = read_dictionary(dictionary_path)
+    mapping, used = procrustes(source, target, pairs)
+    report = {"pairs": len(pairs), "pairs_with_vectors": len(used)}
+    report["accuracy_before"], _ = translation_accuracy(source, target, pairs)
+    report["accuracy_after"], _ = translation_accuracy(source, target, pairs, mapping)
+    if test_dictionary:
+        test_pairs = read_dictionary(test_dictionary)
+        report["test_accuracy_before"], report["test_pairs"] = translation_accuracy(source, target, test_pairs)
+        report["test_accuracy_after"], _ = translation_accuracy(source, target, test_pairs, mapping)
+    write_vectors({w: _unit_rows(v[None])[0] @ mapping for w, v in source.items()}, output_path)
+    return report

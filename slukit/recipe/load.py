@@ -485,6 +485,8 @@ def _check_section(fields: dict, raw: dict, prefix: str, report) -> dict:
             resolved[name] = _check_value(field, raw[name], key, report)
         elif field.required:
             report.add(key, "required key is missing")
+        elif field.type == "section" and not field.nullable:
+            resolved[name] = _check_section(field.fields, {}, key + ".", report)  # its rules still apply
         else:
             resolved[name] = default_value(field)
     _check_relations(fields, raw, prefix, report)
