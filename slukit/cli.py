@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from slukit import __version__
 from slukit.errors import SlukitError
@@ -74,6 +75,35 @@ def build_parser():
                        "go (default: runs/NAME-curve)")
     curve.set_defaults(run=cmd_curve)
 
+    export = commands.add_parser(
+        "export", help="export a model for serving (SavedModel) or devices (TFLite)",
+        description="Export a trained model. tflite: fixed input lengths (one signature each, batch "
+        "1), builtin ops only, recurrent layers unrolled with the trained weights, checked for "
+        "LiteRT's GPU accelerator and against the Keras model; the vocabularies, labels and text "
+        "rules go in a JSON file beside it. saved_model: a serving_default signature that takes raw "
+        "strings (tokenisation in the graph with tensorflow-text).")
+    export.add_argument("model", metavar="MODEL_DIR", help="a model directory from `slukit train`")
+    export.add_argument("--format", required=True, choices=("tflite", "saved_model"),
+                        help="what to export")
+    export.add_argument("--quantize", choices=("none", "float16", "dynamic"), default="none",
+                        help="tflite weights: none (fp32, for GPUs), float16 (half the size; "
+                        "LiteRT's GPU accelerator rejects its DEQUANTIZE ops), dynamic "
+                        "(int8 weights, for CPUs) (default: none)")
+    export.add_argument("--max-length", type=int, metavar="N",
+                        help="tflite: the longest fixed length; shorter signatures of 16 and 32 "
+                        "tokens are added below it (default: the longest training utterance, "
+                        "rounded up to a multiple of 8). Longer utterances are tagged in windows.")
+    export.add_argument("--lengths", metavar="L1,L2,...",
+                        help="tflite: exact fixed lengths instead of --max-length's choice")
+    export.add_argument("--cpu-only", action="store_true",
+                        help="tflite: write the file even when the static GPU check finds ops that "
+                        "LiteRT's GPU accelerator rejects (needed for --quantize dynamic)")
+    export.add_argument("--output", required=True, metavar="PATH",
+                        help="the .tflite file (its .json goes beside it) or the SavedModel folder; "
+                        "must not exist")
+    export.add_argument("--json", action="store_true", help="print the full report as JSON")
+    export.set_defaults(run=cmd_export)
+
     embeddings = commands.add_parser("embeddings", help="word vector tools",
                                      description="Tools for pretrained and bilingual word vectors.")
     embedding_commands = embeddings.add_subparsers(dest="embeddings_command", metavar="COMMAND")
@@ -97,7 +127,11 @@ def build_parser():
     predict = commands.add_parser("predict", help="tag raw text",
                                   description="Predict intent and slots: one JSON object per "
                                   "utterance, one utterance per argument or per stdin line.")
-    predict.add_argument("model", metavar="MODEL", help="a model directory from `slukit train`")
+    predict.add_argument("model", metavar="MODEL", help="a model directory from `slukit train`, or a "
+                         ".tflite from `slukit export` (run with LiteRT, without TensorFlow)")
+    predict.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu",
+                         help="for a .tflite: run on the CPU interpreter or LiteRT's GPU "
+                         "accelerator (default: cpu)")
     predict.add_argument("texts", metavar="TEXT", nargs="*",
                          help="utterances (default: read one per line from standard input)")
     predict.set_defaults(run=cmd_predict)
@@ -162,6 +196,81 @@ def cmd_curve(args):
     return 0
 
 
+def export_lengths(args, model_dir):
+    """The fixed lengths of a TFLite export from --lengths, --max-length or the training data."""
+    from slukit.errors import SlukitError
+
+    if args.lengths:
+        try:
+            return sorted({int(x) for x in args.lengths.split(",") if x.strip()})
+        except ValueError:
+            raise SlukitError(f"--lengths: expected integers separated by commas, got {args.lengths!r}") from None
+    longest = args.max_length
+    if longest is None:
+        meta = json.loads((Path(model_dir) / "metadata.json").read_text(encoding="utf-8"))
+        longest = -(-max(meta.get("max_train_tokens") or 48, 1) // 8) * 8
+    if longest < 1:
+        raise SlukitError(f"--max-length: expected a positive number of tokens, got {longest}")
+    return sorted({n for n in (16, 32) if n < longest} | {longest})
+
+
+def cmd_export(args):
+    from slukit.train.artifact import require_model_dir
+
+    require_model_dir(args.model)
+    if Path(args.output).exists():
+        from slukit.errors import SlukitError
+
+        raise SlukitError(f"{args.output}: already exists; choose another --output or remove it")
+    quiet_backend_logs()
+    if args.format == "saved_model":
+        from slukit.export import export_saved_model
+
+        report = export_saved_model(args.model, args.output)
+        print(json.dumps(report, indent=2) if args.json else
+              f"SavedModel written to {report['path']} (signature {report['signature']}; "
+              f"load it after `import tensorflow_text`)")
+        return 0
+    from slukit.export import export_tflite
+
+    report = export_tflite(args.model, args.output, lengths=export_lengths(args, args.model),
+                           quantize=args.quantize, gpu_lint="warn" if args.cpu_only else "error")
+    if args.json:
+        report = {**report, "gpu": {k: v for k, v in report["gpu"].items() if k != "analyzer_text"}}
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_export_report(report)
+    return 0
+
+
+def print_export_report(report):
+    parity, gpu = report["parity"], report["gpu"]
+    weights = {"none": "fp32", "float16": "float16", "dynamic": "int8 (dynamic range)"}[report["quantize"]]
+    print(f"{report['path']}: {report['size_bytes'] / 2**20:.2f} MB, {weights} weights, "
+          f"{report['op_count']} ops, builtin only")
+    print("signatures: " + ", ".join(f"{sig['key']} ({sig['length']} tokens)"
+                                     for sig in report["signatures"]))
+    problems = gpu.get("errors") or []
+    warnings = gpu.get("warnings") or []
+    if problems:
+        print("GPU (static check): ops LiteRT's GPU accelerator rejects: " + "; ".join(problems))
+    elif warnings:
+        print("GPU (static check): not fully GPU-ready, the GPU would leave these ops to the CPU:")
+    else:
+        print("GPU (static check): no op that LiteRT's GPU accelerator is known to reject "
+              "(a run on a GPU settles it)")
+    for w in warnings:
+        print(f"  - {w}")
+    if parity.get("utterances"):
+        print(f"parity with Keras on {parity['utterances']} utterances: intents "
+              f"{100 * parity.get('intent_agreement', 0):.1f}% same, tags "
+              f"{100 * parity.get('tag_agreement', 0):.1f}% same, largest probability difference "
+              f"{max(parity['max_abs_diff_intent'], parity['max_abs_diff_slots']):.2g}")
+    print("latency, 1 CPU thread (median ms): " + ", ".join(
+        f"{k} {v}" for k, v in report["latency_ms_cpu_1_thread"].items()))
+    print(f"metadata: {report['metadata_path']}")
+
+
 def cmd_embeddings_align(args):
     from pathlib import Path
 
@@ -201,14 +310,23 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from slukit.train.artifact import require_model_dir
+    if str(args.model).endswith(".tflite"):
+        from slukit.lite import LitePredictor
+        from slukit.native_logs import filter_native_logs
 
-    require_model_dir(args.model)  # before waiting on standard input
+        filter_native_logs()
+        predictor = LitePredictor(args.model, accelerator=args.accelerator)
+    else:
+        from slukit.train.artifact import require_model_dir
+
+        require_model_dir(args.model)  # before waiting on standard input
+        predictor = None
     texts = args.texts if args.texts else [line.rstrip("\r\n") for line in sys.stdin]
-    quiet_backend_logs()
-    from slukit.predict import Predictor
+    if predictor is None:
+        quiet_backend_logs()
+        from slukit.predict import Predictor
 
-    predictor = Predictor.from_dir(args.model)
+        predictor = Predictor.from_dir(args.model)
     for result in predictor.predict(texts):
         print(json.dumps(result, ensure_ascii=False))
     return 0

@@ -17,14 +17,18 @@ import sys
 import threading
 
 ABSL_LINE = re.compile(rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./-]+:\d+\]|"
-                       rb"WARNING: All log messages before absl::InitializeLog)")
+                       rb"WARNING: All log messages before absl::InitializeLog|"
+                       rb"INFO: Created TensorFlow Lite XNNPACK delegate for CPU)")
 _installed = False
 
 
 def filter_native_logs():
-    """Installs the filter once per process (no-op if asked not to, or off a real fd)."""
+    """Installs the filter once per process: a no-op if asked not to, if `sys.stderr`
+    was already redirected by the host program, or off a real file descriptor."""
     global _installed
     if _installed or os.environ.get("SLUKIT_NATIVE_LOGS") == "1":
+        return
+    if sys.stderr is not sys.__stderr__:  # someone (a test, an app) already redirected it
         return
     try:
         sys.stderr.flush()

@@ -102,3 +102,27 @@ def test_evaluate_bad_line_hints_the_cli_flag(trained_model_dir, tmp_path, capsy
     assert main(["evaluate", str(trained_model_dir), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl:1" in err and "--on-error skip" in err and "data.on_error" not in err
+
+
+def test_export_tflite_then_predict_with_it(trained_model_dir, tmp_path, capsys):
+    out = tmp_path / "m.tflite"
+    assert main(["export", str(trained_model_dir), "--format", "tflite", "--output", str(out),
+                 "--max-length", "24"]) == 0
+    report = capsys.readouterr().out
+    assert "builtin only" in report and "L16 (16 tokens), L24 (24 tokens)" in report
+    assert "intents 100.0% same, tags 100.0% same" in report
+    text = "play High Hopes by Panic! at the Disco"
+    keras_result = predict(capsys, trained_model_dir, text)[0]
+    lite_result = predict(capsys, out, text)[0]
+    assert lite_result["intent"] == keras_result["intent"]
+    assert lite_result["tags"] == keras_result["tags"]
+    # An existing output is refused and left alone.
+    before = out.read_bytes()
+    assert main(["export", str(trained_model_dir), "--format", "tflite", "--output", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_export_rejects_a_folder_that_is_no_model(tmp_path, capsys):
+    assert main(["export", str(tmp_path), "--format", "tflite", "--output", str(tmp_path / "x.tflite")]) == 2
+    assert "not a finished slukit model directory" in capsys.readouterr().err
+    assert not (tmp_path / "x.tflite").exists()

@@ -180,9 +180,16 @@ class PerHeadAttention(keras.layers.Layer):
 
 
 def _pair_mask(mask):
-    """`[B, T, T]`: both positions are real tokens."""
+    """`[B, T, T]`: both positions are real tokens.
+
+    Built with reshapes rather than `mask[:, :, None]` slicing, which converts
+    to a STRIDED_SLICE that LiteRT's GPU accelerator rejects.
+    """
     mask = ops.cast(mask, "bool")
-    return ops.logical_and(mask[:, :, None], mask[:, None, :])
+    length = ops.shape(mask)[1]
+    rows = ops.reshape(mask, (-1, length, 1))
+    cols = ops.reshape(mask, (-1, 1, length))
+    return ops.logical_and(rows, cols)
 
 
 @keras.saving.register_keras_serializable(package="slukit")

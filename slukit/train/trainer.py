@@ -151,6 +151,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
     seconds = time.perf_counter() - started
     return {
         "train_utterances": len(train_examples),
+        "max_train_tokens": max((len(ex.tokens) for ex in train_examples), default=0),
         "epochs_run": epochs_run,
         "best_epoch": (monitor.best_epoch + 1) if monitor and monitor.best_epoch is not None else epochs_run,
         "train_seconds": round(seconds, 2),

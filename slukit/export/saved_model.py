@@ -1,0 +1,234 @@
+"""Exports a model directory as a SavedModel that takes raw text.
+
+`export_saved_model("runs/quickstart", "export/quickstart_text")` writes a
+SavedModel whose `serving_default` signature takes `text`, a `tf.string [None]`
+batch of utterances, and returns (batch `B`, `T` = most tokens in the batch):
+
+    intent               string  [B]     the best intent
+    intent_confidence    float32 [B]     its probability
+    tags                 string  [B, T]  one BIO tag per token, "" past num_tokens
+    tokens               string  [B, T]  the whitespace tokens as written, "" past num_tokens
+    num_tokens           int32   [B]
+
+The text rules run in the graph, the same as `SLUPreprocessor`'s:
+`tensorflow_text.WhitespaceTokenizer`, `tensorflow_text.normalize_utf8(.., "NFKC")`
+per token, `tf.strings.lower(.., encoding="utf-8")` when the rules lower-case,
+word ids from a `tf.lookup.StaticHashTable` (unknown -> 1, `<unk>`), character
+ids from `tf.strings.unicode_split` (first `max_word_chars` characters), and tag
+decoding by argmax or by the same BIO-constrained Viterbi (`slot_decoding`).
+The trained Keras model runs as it is (its RNNs keep their fast kernels).
+
+Loading needs the TF.Text ops registered first:
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers WhitespaceTokenizeWithOffsetsV2, NormalizeUTF8)
+    serve = tf.saved_model.load("export/quickstart_text").signatures["serving_default"]
+    serve(text=tf.constant(["wake me up at 7 am"]))["intent"]
+
+Known gaps against the Python rules (rare text): TF.Text splits on ICU
+White_Space where Python's `str.split()` also splits on the ASCII separators
+U+001C..U+001F; `tf.strings.lower` applies ICU's simple (one-to-one) lower-case
+mapping where Python's `str.lower` applies the full one (`"İ"` -> `"i̇"`).
+
+`assets.extra/slukit.json` in the SavedModel holds the text rules and labels.
+
+Example:
+    >>> export_saved_model("runs/quickstart", "/tmp/qs_text")     # doctest: +SKIP
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from slukit.export.errors import ExportError
+
+NEG = -1e9
+
+
+def _bio_constants(tags):
+    from slukit.preprocess.preprocessor import bio_transitions
+
+    start, step = bio_transitions(tags)
+    return start, step
+
+
+def viterbi_tf(probs, lengths, start, step):
+    """Batched BIO Viterbi in TF, the same arithmetic as `preprocessor.viterbi`.
+
+    Args:
+        probs: `[B, T, K]` tag probabilities without `<pad>` (float).
+        lengths: `[B]` real tokens per utterance.
+        start, step: numpy bool masks from `bio_transitions`.
+
+    Returns `[B, T]` int32 tag indices (into the K tags).
+    """
+    import tensorflow as tf
+
+    log_probs = tf.math.log(tf.maximum(tf.cast(probs, tf.float64), 1e-12))
+    num_tags = len(start)
+    penalty = tf.constant(np.where(step, 0.0, NEG), tf.float64)  # [K, K]
+    batch = tf.shape(log_probs)[0]
+    length = tf.shape(log_probs)[1]
+    score = tf.where(tf.constant(start)[None, :], log_probs[:, 0], tf.constant(NEG, tf.float64))
+    identity = tf.tile(tf.range(num_tags, dtype=tf.int32)[None, :], [batch, 1])
+    backs = tf.TensorArray(tf.int32, size=length, element_shape=[None, num_tags])
+    backs = backs.write(0, identity)
+
+    def forward(t, score, backs):
+        total = score[:, :, None] + penalty[None]  # [B, from K, to K]
+        back = tf.argmax(total, axis=1, output_type=tf.int32)
+        new = tf.reduce_max(total, axis=1) + log_probs[:, t]
+        valid = (t < lengths)[:, None]
+        return t + 1, tf.where(valid, new, score), backs.write(t, tf.where(valid, back, identity))
+
+    _, score, backs = tf.while_loop(lambda t, s, b: t < length, forward,
+                                    (tf.constant(1), score, backs))
+    backs = backs.stack()  # [T, B, K]
+    last = tf.argmax(score, axis=-1, output_type=tf.int32)  # [B]
+    path = tf.TensorArray(tf.int32, size=length, element_shape=[None])
+    path = path.write(length - 1, last)
+
+    def backward(t, current, path):
+        previous = tf.gather(backs[t], current[:, None], axis=1, batch_dims=1)[:, 0]
+        return t - 1, previous, path.write(t - 1, previous)
+
+    _, _, path = tf.while_loop(lambda t, c, p: t > 0, backward, (length - 1, last, path))
+    return tf.transpose(path.stack())  # [B, T]
+
+
+class TextEncoder:
+    """The preprocessor's text rules as TF ops: strings `[B]` -> model inputs."""
+
+    def __init__(self, preprocessor):
+        import tensorflow as tf
+        import tensorflow_text as tf_text
+
+        self.pre = preprocessor
+        self.tokenizer = tf_text.WhitespaceTokenizer()
+        self.tables = {}
+        for key, vocab in (("words", preprocessor.words), ("chars", preprocessor.chars)):
+            if vocab is not None:
+                init = tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(vocab.tokens, tf.string),
+                    tf.range(len(vocab.tokens), dtype=tf.int64))
+                self.tables[key] = tf.lookup.StaticHashTable(init, default_value=vocab.unk_id or 1)
+
+    def __call__(self, texts):
+        import tensorflow as tf
+        import tensorflow_text as tf_text
+
+        tokens = self.tokenizer.tokenize(texts)  # ragged [B, (T)]
+        norm = tokens.with_flat_values(tf_text.normalize_utf8(tokens.flat_values, "NFKC"))
+        if self.pre.lowercase:
+            norm = norm.with_flat_values(tf.strings.lower(norm.flat_values, encoding="utf-8"))
+        num_tokens = tf.cast(tokens.row_lengths(), tf.int32)
+        width = tf.maximum(tf.reduce_max(tf.concat([num_tokens, [0]], 0)), 1)
+        batch = tf.shape(texts)[0]
+        inputs = {}
+        if "words" in self.tables:
+            ids = tf.cast(norm.with_flat_values(self.tables["words"].lookup(norm.flat_values)),
+                          tf.int32)
+            inputs["word_ids"] = ids.to_tensor(0, shape=tf.stack([batch, width]))
+        if "chars" in self.tables:
+            chars = tf.strings.unicode_split(norm, "UTF-8")  # ragged [B, (T), (chars)]
+            chars = chars[:, :, : self.pre.max_word_chars]
+            ids = tf.cast(chars.with_flat_values(self.tables["chars"].lookup(chars.flat_values)),
+                          tf.int32)
+            inputs["char_ids"] = ids.to_tensor(
+                0, shape=tf.stack([batch, width, self.pre.max_word_chars]))
+        return tokens, num_tokens, width, inputs
+
+
+def build_serving_fn(model, preprocessor, encoder):
+    import tensorflow as tf
+
+    intents = tf.constant(preprocessor.intents.tokens)
+    tag_names = tf.constant([""] + preprocessor.tags.tokens[1:])
+    bio = preprocessor.slot_decoding == "bio"
+    if bio:
+        start, step = _bio_constants(preprocessor.tags.tokens[1:])
+
+    def serve(text):
+        tokens, num_tokens, width, inputs = encoder(text)
+        out = model(inputs, training=False)
+        intent_probs, slot_probs = out["intent"], out["slots"]
+        best = tf.argmax(intent_probs, axis=-1, output_type=tf.int32)
+        probs = slot_probs[:, :, 1:]
+        if bio:
+            tag_ids = viterbi_tf(probs, num_tokens, start, step) + 1
+        else:
+            tag_ids = tf.argmax(probs, axis=-1, output_type=tf.int32) + 1
+        real = tf.sequence_mask(num_tokens, width)
+        tag_ids = tf.where(real, tag_ids, 0)  # "" past the utterance
+        return {
+            "intent": tf.gather(intents, best),
+            "intent_confidence": tf.reduce_max(intent_probs, axis=-1),
+            "tags": tf.gather(tag_names, tag_ids),
+            "tokens": tokens.to_tensor("", shape=tf.stack([tf.shape(text)[0], width])),
+            "num_tokens": num_tokens,
+        }
+
+    return serve
+
+
+def export_saved_model(model_dir, output_dir):
+    """Writes a text-in SavedModel of `model_dir` to `output_dir` (which must not exist).
+
+    Returns `{"path", "signature", "inputs", "outputs", "load_requires"}`.
+    """
+    import tensorflow as tf
+
+    from slukit.train.artifact import load_model_dir, require_model_dir
+
+    output = Path(output_dir)
+    if output.exists() or output.is_symlink():
+        raise ExportError(f"{output}: already exists; choose another output or remove it")
+    from slukit.export.graph import require_tensorflow_backend
+
+    require_model_dir(model_dir)
+    require_tensorflow_backend()
+    bundle = load_model_dir(model_dir)
+    import keras
+
+    pre = bundle.preprocessor
+    encoder = TextEncoder(pre)
+    archive = keras.export.ExportArchive()
+    archive.track(bundle.model)
+    for table in encoder.tables.values():
+        archive.track(table)
+    archive.add_endpoint("serving_default", build_serving_fn(bundle.model, pre, encoder),
+                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        extra = tmp / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        info = {
+            "format": "slukit-text-saved-model",
+            "signature": "serving_default",
+            "inputs": {"text": "string [B]"},
+            "outputs": {"intent": "string [B]", "intent_confidence": "float32 [B]",
+                        "tags": "string [B, T]", "tokens": "string [B, T]",
+                        "num_tokens": "int32 [B]"},
+            "load_requires": ["tensorflow", "tensorflow_text (import it before loading)"],
+            "rules": {k: v for k, v in pre.rules().items() if k != "files"},
+            "intents": list(pre.intents.tokens),
+            "tags": list(pre.tags.tokens),
+            "source": str(bundle.path),
+        }
+        (extra / "slukit.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+        if output.exists():
+            raise ExportError(f"{output}: appeared while exporting; not replaced")
+        tmp.rename(output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"path": str(output), "signature": "serving_default", "inputs": info["inputs"],
+            "outputs": info["outputs"], "load_requires": info["load_requires"]}

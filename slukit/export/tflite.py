@@ -1,0 +1,426 @@
+"""Exports a trained model directory to one `.tflite` (one signature per fixed length)
+plus a metadata JSON, checked for builtin-only ops, LiteRT GPU pitfalls and parity.
+
+What `export_tflite("runs/quickstart", "export/quickstart.tflite")` writes:
+
+    export/quickstart.tflite   signatures L16, L32, L48: word_ids int32 [L] and/or
+                               char_ids int32 [L, max_word_chars] -> intent [I], slots [L, K]
+    export/quickstart.json     text rules, vocabularies and labels inline, signatures,
+                               input/output names, GPU findings, parity (slukit.lite.metadata)
+
+How:
+    1. `InferenceGraph` (slukit.export.graph) rebuilds the forward pass for one
+       utterance of each fixed length from the trained layers and weights; the
+       BiRNN encoders are unrolled with state-carry masking.
+    2. A Keras `ExportArchive` (what `model.export(format="tf_saved_model")` uses)
+       writes a SavedModel with one endpoint per length, which keeps the weights
+       (FACTS: `tf.saved_model.save` of a tf.Module holding the model lost them).
+    3. `TFLiteConverter.from_saved_model(signature_keys=...)` with TFLITE_BUILTINS only,
+       optionally with float16 or dynamic-range int8 weights.
+    4. Static GPU lint (`slukit.export.gpu_lint`) and `Analyzer(gpu_compatibility=True)`.
+    5. Parity against the Keras model on a sample of utterances, run through the
+       light runtime (`slukit.lite.LitePredictor`) exactly as a device would.
+    6. Both files are written under temporary names and renamed into place; any
+       failure leaves nothing behind.
+
+Example:
+    >>> report = export_tflite("runs/quickstart", "/tmp/qs.tflite")   # doctest: +SKIP
+    >>> report["parity"]["intent_agreement"]                           # doctest: +SKIP
+    1.0
+"""
+
+import datetime
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from slukit.export.errors import ExportError
+from slukit.lite.metadata import FORMAT, FORMAT_VERSION, LONG_INPUTS, metadata_path
+
+QUANTIZE = ("none", "float16", "dynamic")
+DEFAULT_LENGTHS = (16, 32, 48)
+
+#: fp32 exports whose probabilities differ from Keras by more than this fail.
+FP32_TOLERANCE = 1e-3
+
+FLOAT16_NOTE = ("float16 weights are stored as fp16 and expanded by DEQUANTIZE ops, which "
+                "LiteRT's GPU accelerator (ai-edge-litert 2.3.0) rejects: this file runs on "
+                "the CPU, or with HardwareAccelerator.GPU | CPU split between the two. An fp32 "
+                "export already computes in fp16 on that GPU (relative error 2e-4). Android's "
+                "OpenCL GPU delegate is documented to take float16-weight models; not run here.")
+
+STATIC_NOTE = ("Static checks only: builtin ops, 1-D GATHER indices, no DEQUANTIZE, STRIDED_SLICE "
+               "<= v2, no 4-D TRANSPOSE, no op taking one computed tensor twice. "
+               "Analyzer(gpu_compatibility=True) called models compatible that the accelerator "
+               "rejected; whether the GPU takes the whole graph, its fp16 error and its speed are "
+               "settled only by a run on a GPU (shared/litert-gpu/gpu_parity.py).")
+
+
+def normalize_lengths(lengths):
+    """A sorted tuple of distinct positive lengths from an int or a sequence."""
+    if lengths is None:
+        lengths = DEFAULT_LENGTHS
+    if isinstance(lengths, (int, np.integer)):
+        lengths = (int(lengths),)
+    try:
+        values = sorted({int(x) for x in lengths})
+    except (TypeError, ValueError):
+        raise ExportError(f"lengths must be a positive int or a list of them, "
+                          f"got {lengths!r}") from None
+    if not values or values[0] < 1:
+        raise ExportError(f"lengths must be positive, got {list(lengths)}")
+    return tuple(values)
+
+
+def check_quantize(quantize):
+    if quantize not in QUANTIZE:
+        raise ExportError(f"quantize must be one of {', '.join(QUANTIZE)}; got {quantize!r}")
+    return quantize
+
+
+def check_output_path(output_path):
+    """The output `.tflite` path and its metadata path; errors if either exists."""
+    output = Path(output_path)
+    if output.suffix != ".tflite":
+        raise ExportError(f"{output}: the output must be a .tflite file path "
+                          "(its metadata is written beside it as .json)")
+    meta = metadata_path(output)
+    for path in (output, meta):
+        if path.exists() or path.is_symlink():
+            raise ExportError(f"{path}: already exists; choose another output or remove it")
+    return output, meta
+
+
+# --- SavedModel and conversion --------------------------------------------------------
+
+def _endpoint_fn(graph):
+    """A function with one named argument per model input (tf.function needs real names)."""
+    if graph.inputs == ["word_ids", "char_ids"]:
+        def fn(word_ids, char_ids):
+            return graph(word_ids=word_ids, char_ids=char_ids)
+    elif graph.inputs == ["word_ids"]:
+        def fn(word_ids):
+            return graph(word_ids=word_ids)
+    else:
+        def fn(char_ids):
+            return graph(char_ids=char_ids)
+    return fn
+
+
+def signature_key(length):
+    return f"L{length}"
+
+
+def write_saved_model(model, preprocessor, lengths, directory):
+    """A SavedModel with one endpoint (`L16`, ...) per fixed length."""
+    import keras
+    import tensorflow as tf
+
+    from slukit.export.graph import InferenceGraph
+
+    graph = InferenceGraph(model)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for length in lengths:
+        spec = {"word_ids": tf.TensorSpec([length], tf.int32, name="word_ids"),
+                "char_ids": tf.TensorSpec([length, preprocessor.max_word_chars], tf.int32,
+                                          name="char_ids")}
+        archive.add_endpoint(signature_key(length), _endpoint_fn(graph),
+                             input_signature=[spec[name] for name in graph.inputs])
+    archive.write_out(str(directory), verbose=False)
+    return graph
+
+
+def convert(saved_model_dir, keys, quantize):
+    """TFLite flatbuffer bytes, TFLITE_BUILTINS only."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir),
+                                                         signature_keys=list(keys))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    try:
+        return converter.convert()
+    except Exception as err:  # the converter raises ConverterError with a long log
+        first = str(err).strip().splitlines()[:3]
+        raise ExportError("TFLite conversion failed (builtin ops only): "
+                          + " ".join(first)) from None
+
+
+# --- checks -------------------------------------------------------------------------
+
+def summarize_findings(findings, examples=3):
+    """One line per kind of finding: count, op, message and where the first ones are."""
+    groups = {}
+    for f in findings:
+        groups.setdefault((f.kind, f.op, f.message), []).append(f)
+    lines = []
+    for (_, op, message), group in groups.items():
+        where = ", ".join(f"subgraph {f.subgraph} op {f.op_index}" for f in group[:examples])
+        more = ", ..." if len(group) > examples else ""
+        lines.append(f"{len(group)} x {op}: {message} (at {where}{more})")
+    return lines
+
+
+def gpu_check(content, quantize, analyzer=True):
+    """Lint findings split into errors and warnings, plus the analyzer's text."""
+    from slukit.export.gpu_lint import analyzer_report, analyzer_verdict, lint_tflite
+
+    findings = lint_tflite(content)
+    errors = summarize_findings([f for f in findings
+                                 if not (f.kind == "dequantize" and quantize == "float16")])
+    warnings = summarize_findings([f for f in findings
+                                   if f.kind == "dequantize" and quantize == "float16"])
+    result = {"errors": errors, "warnings": warnings, "findings": len(findings),
+              "note": STATIC_NOTE}
+    if quantize == "float16":
+        result["float16"] = FLOAT16_NOTE
+    if analyzer:
+        text = analyzer_report(content)
+        result["analyzer_verdict"] = analyzer_verdict(text)
+        result["analyzer_summary"] = [line.strip() for line in text.splitlines()
+                                      if "GPU" in line or "gpu" in line]
+        result["analyzer_text"] = text
+    return result
+
+
+def parity_sample(bundle, texts=None, limit=200, seed=0):
+    """Token lists to compare on: `texts`, else the recipe's test (or valid, train) split,
+    else random vocabulary words. Returns `(token lists, source)`."""
+    if texts is not None:
+        return [[s[0] for s in bundle.preprocessor.tokenize(t)] for t in texts], "given texts"
+    try:
+        from slukit.data.load import load_splits
+
+        splits = load_splits(bundle.recipe)
+        for split in ("test", "valid", "train"):
+            if splits.get(split):
+                return [list(ex.tokens) for ex in splits[split][:limit]], f"{split} split"
+    except Exception:  # data moved or unreadable: fall back to random words
+        pass
+    pre = bundle.preprocessor
+    table = pre.words.tokens[2:] if pre.words is not None else pre.chars.tokens[2:]
+    rng = random.Random(seed)
+    return [[rng.choice(table) for _ in range(rng.randint(1, 12))] for _ in range(limit)], \
+        "random vocabulary words"
+
+
+def check_parity(bundle, lite, token_lists):
+    """Keras vs .tflite on each utterance that fits the largest length."""
+    from slukit.data.batching import EncodedData
+    from slukit.data.example import Example
+    from slukit.train.inference import predict_probs
+
+    pre = bundle.preprocessor
+    fitting = [t for t in token_lists if len(t) <= lite.max_length]
+    if not fitting:
+        return {"utterances": 0, "skipped_longer": len(token_lists)}
+    data = EncodedData(pre, [Example(t, [], "") for t in fitting], labels=False)
+    ref_intents, ref_tags = predict_probs(bundle.model, data)
+    intent_same = tags_same = decoded_same = 0
+    intent_diffs, slot_diffs = [0.0], [0.0]
+    times = []
+    for encoded, ri, rt in zip(data.inputs, ref_intents, ref_tags):
+        start = time.perf_counter()
+        li, lt = lite.run_encoded(encoded)
+        times.append(time.perf_counter() - start)
+        intent_same += int(np.argmax(li) == np.argmax(ri))
+        intent_diffs.append(float(np.max(np.abs(li - ri))))  # NaN propagates
+        if len(rt):
+            tags_same += int(np.array_equal(np.argmax(lt[:, 1:], -1), np.argmax(rt[:, 1:], -1)))
+            decoded_same += int(pre.decode_tags(lt) == pre.decode_tags(rt))
+            slot_diffs.append(float(np.max(np.abs(lt - rt))))
+        else:
+            tags_same += 1
+            decoded_same += 1
+    n = len(fitting)
+    return {
+        "utterances": n,
+        "skipped_longer": len(token_lists) - n,
+        "intent_agreement": intent_same / n,
+        "tag_agreement": tags_same / n,
+        "decoded_tag_agreement": decoded_same / n,
+        "max_abs_diff_intent": float(np.max(intent_diffs)),
+        "max_abs_diff_slots": float(np.max(slot_diffs)),
+        "median_ms_per_utterance": round(1e3 * float(np.median(times)), 4),
+    }
+
+
+# --- metadata -----------------------------------------------------------------------
+
+def build_metadata(bundle, graph, lengths, quantize, model_file, gpu=None, parity=None):
+    pre = bundle.preprocessor
+    rules = {k: v for k, v in pre.rules().items() if k != "files"}
+    config = bundle.model.get_config()
+    inputs = {}
+    if "word_ids" in graph.inputs:
+        inputs["word_ids"] = {"dtype": "int32", "shape": ["L"],
+                              "description": "word ids, 0 = padding, 1 = <unk>"}
+    if "char_ids" in graph.inputs:
+        inputs["char_ids"] = {"dtype": "int32", "shape": ["L", pre.max_word_chars],
+                              "description": "character ids of each word's first "
+                                             "max_word_chars characters, 0 = padding"}
+    import slukit
+
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_file": model_file,
+        "quantize": quantize,
+        "signatures": [{"key": signature_key(n), "length": n} for n in lengths],
+        "inputs": inputs,
+        "outputs": {
+            "intent": {"dtype": "float32", "shape": [len(pre.intents)],
+                       "description": "intent probabilities (vocab.intents order)"},
+            "slots": {"dtype": "float32", "shape": ["L", len(pre.tags)],
+                      "description": "tag probabilities per position (vocab.tags order; "
+                                     "tag 0 <pad> is never chosen; padded positions are "
+                                     "meaningless)"},
+        },
+        "rules": rules,
+        "vocab": {
+            "words": list(pre.words.tokens) if pre.words is not None else None,
+            "chars": list(pre.chars.tokens) if pre.chars is not None else None,
+            "intents": list(pre.intents.tokens),
+            "tags": list(pre.tags.tokens),
+        },
+        "long_inputs": LONG_INPUTS,
+        "gpu": {k: v for k, v in (gpu or {}).items() if k != "analyzer_text"},
+        "parity": parity or {},
+        "source": {
+            "model_dir": str(bundle.path),
+            "encoder": config.get("encoder"),
+            "encoder_config": config.get("encoder_config"),
+            "embeddings": config.get("embeddings"),
+            "slukit_version": slukit.__version__,
+            "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+
+
+# --- the export -----------------------------------------------------------------------
+
+def export_tflite(model_dir, output_path, lengths=DEFAULT_LENGTHS, quantize="none",
+                  gpu_lint="error", parity_texts=None, parity_limit=200, analyzer=True,
+                  latency_runs=50):
+    """Exports `model_dir` to `output_path` (.tflite) and its metadata (.json beside it).
+
+    Args:
+        model_dir: a finished slukit model directory.
+        output_path: the `.tflite` to write; it and its `.json` must not exist.
+        lengths: fixed utterance lengths, one signature each (an int for one).
+        quantize: `"none"` (fp32), `"float16"` (fp16 weights) or `"dynamic"`
+            (dynamic-range int8 weights).
+        gpu_lint: `"error"`: fail (nothing written) when the static GPU check finds
+            an op LiteRT's GPU accelerator rejects (for float16, DEQUANTIZE is a
+            warning: see `FLOAT16_NOTE`); `"warn"`: report the findings and write.
+        parity_texts: texts to check parity on (default: the recipe's test split).
+        parity_limit: at most this many utterances of the default sample.
+        analyzer: also run `tf.lite.experimental.Analyzer` (its text is in the report).
+        latency_runs: runs per signature for the latency medians.
+
+    Returns a report dict: paths, size, signatures, ops, GPU findings, parity, latency.
+    """
+    started = time.perf_counter()
+    check_quantize(quantize)
+    if gpu_lint not in ("error", "warn"):
+        raise ExportError(f"gpu_lint must be 'error' or 'warn'; got {gpu_lint!r}")
+    lengths = normalize_lengths(lengths)
+    output, meta_path = check_output_path(output_path)
+    from slukit.train.artifact import load_model_dir, require_model_dir
+
+    from slukit.export.graph import require_tensorflow_backend
+
+    require_model_dir(model_dir)
+    require_tensorflow_backend()
+    bundle = load_model_dir(model_dir)
+
+    with tempfile.TemporaryDirectory(prefix="slukit-export-") as tmp:
+        graph = write_saved_model(bundle.model, bundle.preprocessor, lengths, Path(tmp) / "sm")
+        content = convert(Path(tmp) / "sm", [signature_key(n) for n in lengths], quantize)
+
+    from slukit.export.gpu_lint import op_counts
+
+    ops = dict(op_counts(content).most_common())
+    not_builtin = sorted(k for k in ops if k.startswith("CUSTOM") or k.startswith("BUILTIN_"))
+    if not_builtin:
+        raise ExportError(f"the converted model holds non-builtin ops {not_builtin}")
+    gpu = gpu_check(content, quantize, analyzer=analyzer)
+    if gpu["errors"] and gpu_lint == "error":
+        shown = "; ".join(gpu["errors"][:5])
+        raise ExportError(f"the static GPU check found {len(gpu['errors'])} kind(s) of op that "
+                          f"LiteRT's GPU accelerator rejects or miscomputes: {shown}. Nothing was "
+                          "written (pass gpu_lint='warn' to write it anyway, for the CPU).")
+
+    from slukit.lite.predictor import LitePredictor
+
+    metadata = build_metadata(bundle, graph, lengths, quantize, output.name, gpu=gpu)
+    lite = LitePredictor(model_content=content, metadata=metadata, num_threads=1)
+    tokens, source = parity_sample(bundle, parity_texts, parity_limit)
+    parity = check_parity(bundle, lite, tokens)
+    parity["sample"] = source
+    if quantize == "none" and parity.get("utterances"):
+        worst = max(parity["max_abs_diff_intent"], parity["max_abs_diff_slots"])
+        if not worst <= FP32_TOLERANCE:  # also catches NaN
+            raise ExportError(f"parity check failed: the fp32 .tflite differs from the Keras "
+                              f"model by {worst:.3g} (> {FP32_TOLERANCE}); nothing was written")
+    latency = {signature_key(n): round(lite.latency_ms(n, runs=latency_runs), 4) for n in lengths}
+    metadata["parity"] = parity
+    metadata["latency_ms_cpu_1_thread"] = latency
+
+    _write_atomically(output, meta_path, content, metadata)
+    return {
+        "path": str(output),
+        "metadata_path": str(meta_path),
+        "layout": "one .tflite with one signature per length, metadata JSON beside it",
+        "size_bytes": len(content),
+        "quantize": quantize,
+        "signatures": metadata["signatures"],
+        "inputs": list(metadata["inputs"]),
+        "outputs": list(metadata["outputs"]),
+        "ops": ops,
+        "op_count": int(sum(ops.values())),
+        "builtin_only": True,
+        "gpu": gpu,
+        "parity": parity,
+        "latency_ms_cpu_1_thread": latency,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _write_atomically(output, meta_path, content, metadata):
+    """Writes both files under temporary names, then renames them (the .tflite last)."""
+    created = not output.parent.exists()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tag = f".tmp-{os.getpid()}"
+    tmp_model = output.parent / f".{output.name}{tag}"
+    tmp_meta = output.parent / f".{meta_path.name}{tag}"
+    renamed_meta = False
+    try:
+        tmp_model.write_bytes(content)
+        tmp_meta.write_text(json.dumps(metadata, indent=1, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+        check_output_path(output)  # nothing appeared meanwhile
+        os.replace(tmp_meta, meta_path)
+        renamed_meta = True
+        os.replace(tmp_model, output)
+    except BaseException:
+        for path in (tmp_model, tmp_meta):
+            path.unlink(missing_ok=True)
+        if renamed_meta and not output.exists():
+            meta_path.unlink(missing_ok=True)
+        if created:
+            try:
+                output.parent.rmdir()
+            except OSError:
+                pass
+        raise

@@ -1,0 +1,102 @@
+"""The metadata JSON written beside an exported `.tflite` (pure Python, no TensorFlow).
+
+`model.tflite` is accompanied by `model.json`: everything a device needs to turn
+text into the model's inputs and its outputs back into labels.
+
+Keys:
+    format, format_version   `"slukit-tflite"`, 1
+    model_file               the .tflite's file name (same folder)
+    quantize                 `"none"`, `"float16"` or `"dynamic"`
+    signatures               `[{"key": "L16", "length": 16}, ...]`, shortest first;
+                             one signature per fixed length in the one .tflite
+    inputs                   name -> {"dtype", "shape"}; `"L"` is the signature's length
+    outputs                  name -> {"dtype", "shape", "description"}
+    rules                    the text rules (`SLUPreprocessor.rules()` without `files`)
+    vocab                    {"words": [...] or null, "chars": [...] or null,
+                              "intents": [...], "tags": [...]}: id = list position
+    long_inputs              how utterances longer than the largest length are run
+    gpu                      the static GPU check's findings and notes
+    parity, source           how the export was checked, and where it came from
+
+Example:
+    >>> meta = {"format": "slukit-tflite", "format_version": 1, "signatures": [],
+    ...         "vocab": {"words": None, "chars": ["<pad>", "<unk>", "a"],
+    ...                   "intents": ["x"], "tags": ["<pad>", "O"]},
+    ...         "rules": {"lowercase": True, "max_word_chars": 4}}
+    >>> pre = preprocessor_from_metadata(meta)
+    >>> pre.encode_chars(["aa"]).tolist()
+    [[2, 2, 0, 0]]
+"""
+
+import json
+from pathlib import Path
+
+from slukit.errors import SlukitError
+
+FORMAT = "slukit-tflite"
+FORMAT_VERSION = 1
+
+#: How the light runtime runs utterances longer than the largest length.
+LONG_INPUTS = {
+    "method": "windows",
+    "size": "the largest signature length",
+    "overlap": "size // 4 tokens",
+    "tags": "each token takes its tag probabilities from the window in which it is "
+            "farthest from an edge",
+    "intent": "mean of the windows' intent probabilities, weighted by the tokens each "
+              "window tags",
+}
+
+
+class LiteError(SlukitError):
+    """An exported model or its metadata cannot be used as asked."""
+
+
+def metadata_path(tflite_path):
+    """`model.tflite` -> `model.json`."""
+    return Path(tflite_path).with_suffix(".json")
+
+
+def read_metadata(tflite_path):
+    """The metadata dict of an exported `.tflite`; a clear `LiteError` otherwise."""
+    tflite_path = Path(tflite_path)
+    path = metadata_path(tflite_path)
+    if not tflite_path.is_file():
+        raise LiteError(f"{tflite_path}: no such .tflite file")
+    if not path.is_file():
+        raise LiteError(f"{tflite_path}: its metadata {path.name} is missing; "
+                        "export the model with `slukit.export.export_tflite`")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise LiteError(f"{path}: unreadable metadata ({err})") from None
+    check_metadata(meta, path)
+    return meta
+
+
+def check_metadata(meta, where="metadata"):
+    if meta.get("format") != FORMAT:
+        raise LiteError(f"{where}: not slukit TFLite metadata (format {meta.get('format')!r})")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise LiteError(f"{where}: format_version {meta['format_version']} is newer than this "
+                        f"slukit understands ({FORMAT_VERSION}); upgrade slukit")
+    for key in ("signatures", "vocab", "rules"):
+        if key not in meta:
+            raise LiteError(f"{where}: key {key!r} is missing")
+
+
+def preprocessor_from_metadata(meta):
+    """The `SLUPreprocessor` (numpy-only) described by the metadata."""
+    from slukit.preprocess.preprocessor import SLUPreprocessor
+    from slukit.preprocess.vocab import UNK, Vocabulary
+
+    vocab, rules = meta["vocab"], meta["rules"]
+
+    def table(key, unk):
+        tokens = vocab.get(key)
+        return Vocabulary(tokens, unk=unk if unk in tokens else None) if tokens else None
+
+    return SLUPreprocessor(table("words", UNK), table("chars", UNK), table("intents", None),
+                           table("tags", None), lowercase=rules.get("lowercase", True),
+                           max_word_chars=rules.get("max_word_chars", 20),
+                           slot_decoding=rules.get("slot_decoding", "argmax"))

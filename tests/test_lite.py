@@ -1,0 +1,153 @@
+"""The light runtime: an exported .tflite on LiteRT only, the same JSON as `slukit predict`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from slukit.lite import LiteError, LitePredictor, windows
+from slukit.lite.predictor import assign_windows
+
+TINY_WORDS = """\
+name: tiny-lite
+data: {builtin: demo-en, train_fraction: 0.2}
+model: {embeddings: [word], word_dim: 8, units: 8, layers: 1}
+train: {epochs: 1, batch_size: 16, learning_rate: 0.01, seed: 0}
+"""
+
+TEXTS = ["play high hopes by panic at the disco", "Wake ME up at 7 am", "",
+         "   weather  in\tBerlin ", "Ｐｌａｙ jazz", "rate this book five stars"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A word-only BiLSTM, trained once and exported at lengths 4 and 8."""
+    from slukit.export.tflite import export_tflite
+    from slukit.recipe import load_recipe
+    from slukit.train.progress import Reporter
+    from slukit.train.trainer import train_recipe
+
+    base = tmp_path_factory.mktemp("lite")
+    (base / "tiny.yaml").write_text(TINY_WORDS, encoding="utf-8")
+    model_dir = train_recipe(load_recipe(base / "tiny.yaml"), output=base / "model",
+                             reporter=Reporter(quiet=True)).path
+    path = base / "export" / "tiny.tflite"
+    report = export_tflite(model_dir, path, lengths=(4, 8), analyzer=False, latency_runs=2)
+    return model_dir, path, report
+
+
+def test_same_json_as_the_keras_predictor(exported):
+    from slukit.predict import Predictor
+
+    model_dir, path, report = exported
+    assert report["inputs"] == ["word_ids"]
+    lite = LitePredictor(path)
+    assert lite.lengths == [4, 8]
+    expected = Predictor.from_dir(model_dir).predict(TEXTS)
+    for got, ref in zip(lite.predict(TEXTS), expected):
+        assert abs(got.pop("intent_confidence") - ref.pop("intent_confidence")) < 1e-5
+        assert got == ref
+
+
+def test_picks_the_shortest_length_that_fits(exported):
+    lite = LitePredictor(exported[1])
+    assert [lite.length_for(n) for n in (0, 1, 4, 5, 8, 9)] == [4, 4, 4, 8, 8, None]
+
+
+def test_long_input_is_windowed_and_every_token_is_tagged(exported):
+    lite = LitePredictor(exported[1])
+    words = ("play", "some", "jazz", "by", "miles", "davis", "in", "the", "kitchen", "now")
+    text = " ".join(words[i % len(words)] for i in range(100))
+    result = lite.predict_one(text)
+    assert len(result["tokens"]) == len(result["tags"]) == 100
+    for slot in result["slots"]:
+        assert text[slot["start"]:slot["end"]] == slot["value"]
+
+    # Each token's probabilities come from the window where it is farthest from an edge.
+    encoded = lite.preprocessor.encode_inputs(text.split())
+    intent, tags = lite.run_encoded(encoded)
+    spans = windows(100, 8)
+    owner = assign_windows(100, spans)
+    for w, (s, e) in enumerate(spans):
+        _, window_tags = lite.run_length(8, {k: v[s:e] for k, v in encoded.items()})
+        mine = np.nonzero(owner[s:e] == w)[0]
+        assert np.allclose(tags[s + mine], window_tags[mine])
+    assert abs(float(intent.sum()) - 1.0) < 1e-4
+
+
+def test_windows_cover_every_token():
+    assert windows(3, 8) == [(0, 3)]
+    assert windows(100, 48) == [(0, 48), (36, 84), (52, 100)]
+    for n, size in ((9, 8), (100, 8), (17, 4)):
+        spans = windows(n, size)
+        assert all(e - s == size for s, e in spans)
+        owner = assign_windows(n, spans)
+        assert all(spans[w][0] <= i < spans[w][1] for i, w in enumerate(owner))
+
+
+def test_metadata_rules_match_the_model_dir(exported):
+    from slukit.preprocess import SLUPreprocessor
+
+    model_dir, path, _ = exported
+    lite = LitePredictor(path)
+    pre = SLUPreprocessor.load(model_dir)
+    tokens = "Ｐｌａｙ ÉCOLE zzzunknown jazz".split()
+    assert lite.preprocessor.encode_words(tokens).tolist() == pre.encode_words(tokens).tolist()
+    assert lite.preprocessor.slot_decoding == pre.slot_decoding
+    assert lite.preprocessor.tags.tokens == pre.tags.tokens
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["vocab"]["chars"] is None and list(meta["inputs"]) == ["word_ids"]
+
+
+def test_runs_without_tensorflow_or_keras(exported):
+    code = (
+        "import sys, json\n"
+        "from slukit.lite import LitePredictor\n"
+        f"p = LitePredictor({str(exported[1])!r})\n"
+        "out = p.predict(['wake me up at 7 am', 'x ' * 30])\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'tensorflow_text') if m in sys.modules]\n"
+        "print(json.dumps({'bad': bad, 'tags': len(out[1]['tags'])}))\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {"bad": [], "tags": 30}
+
+
+def test_clear_errors(exported, tmp_path):
+    _, path, _ = exported
+    with pytest.raises(LiteError, match="accelerator must be one of"):
+        LitePredictor(path, accelerator="npu")
+    with pytest.raises(LiteError, match="no such .tflite"):
+        LitePredictor(tmp_path / "missing.tflite")
+    lonely = tmp_path / "lonely.tflite"
+    lonely.write_bytes(path.read_bytes())
+    with pytest.raises(LiteError, match="metadata lonely.json is missing"):
+        LitePredictor(lonely)
+    with pytest.raises(LiteError, match="list of texts"):
+        LitePredictor(path).predict("one text")
+
+
+def test_compiled_model_runner_matches_the_interpreter(exported, monkeypatch):
+    """The GPU path's buffer handling (CompiledModel), run here on LiteRT's CPU
+    accelerator: there is no GPU on the test machines."""
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+
+    from_file = CompiledModel.from_file.__func__
+
+    def on_cpu(cls, path, options=None, **kwargs):
+        assert options.hardware_accelerators == HardwareAccelerator.GPU
+        return from_file(cls, path, hardware_accel=HardwareAccelerator.CPU)
+
+    monkeypatch.setattr(CompiledModel, "from_file", classmethod(on_cpu))
+    monkeypatch.setattr(CompiledModel, "is_fully_accelerated", lambda self: True)
+    compiled = LitePredictor(exported[1], accelerator="gpu")
+    interpreted = LitePredictor(exported[1])
+    texts = TEXTS + ["x " * 30]
+    for a, b in zip(compiled.predict(texts), interpreted.predict(texts)):
+        assert a == b
