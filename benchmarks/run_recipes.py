@@ -83,11 +83,12 @@ def markdown(rows, args):
 
     lines = [
         f"Test set, {len(args.seeds)} seed(s) ({', '.join(map(str, args.seeds))}); "
-        f"mean ± standard deviation. Machine: {os.cpu_count()} CPU cores, {platform.machine()}.",
+        f"mean ± standard deviation. Machine: {os.cpu_count()} CPU cores, {platform.machine()}. "
+        "model.keras also holds the optimizer state (Adam: two more copies of the weights).",
         f"Command: `python benchmarks/run_recipes.py {' '.join(a for a in sys.argv[1:] if a != '--from-runs')}`",
         "",
-        "| recipe | intent acc | slot F1 | sentence acc | parameters | model MB | s/epoch | epochs (best) | train time s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| recipe | intent acc | slot F1 | sentence acc | parameters | weights MB (fp32) | model.keras MB | s/epoch | epochs (best) | train time s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         runs = row["runs"]
@@ -95,7 +96,7 @@ def markdown(rows, args):
             f"| `{row['recipe']}` | {stat([r['test']['intent_accuracy'] for r in runs])} "
             f"| {stat([r['test']['slot_f1'] for r in runs])} "
             f"| {stat([r['test']['sentence_accuracy'] for r in runs])} "
-            f"| {runs[0]['parameters']:,} | {runs[0]['model_mb']} "
+            f"| {runs[0]['parameters']:,} | {runs[0]['parameters'] * 4 / 2**20:.2f} | {runs[0]['model_mb']} "
             f"| {statistics.mean(r['seconds_per_epoch'] for r in runs):.1f} "
             f"| {', '.join(str(r['epochs_run']) + ' (' + str(r['best_epoch']) + ')' for r in runs)} "
             f"| {statistics.mean(r['train_seconds'] for r in runs):.0f} |")
