@@ -179,6 +179,18 @@ class PerHeadAttention(keras.layers.Layer):
         return config
 
 
+class _ProjectedBlocks:
+    """Shared set-up of the attention encoders: an input projection to `units`
+    and an empty list of blocks. Returns the inner shape `[..., units]`."""
+
+    def _build_projection(self, input_shape):
+        self.project = keras.layers.Dense(self.units, dtype=self.dtype_policy,
+                                          name="input_projection")
+        self.project.build(input_shape)
+        self.blocks = []
+        return tuple(input_shape[:-1]) + (self.units,)
+
+
 def _pair_mask(mask):
     """`[B, T, T]`: both positions are real tokens.
 
@@ -193,7 +205,7 @@ def _pair_mask(mask):
 
 
 @keras.saving.register_keras_serializable(package="slukit")
-class SelfAttentionEncoder(keras.layers.Layer):
+class SelfAttentionEncoder(_ProjectedBlocks, keras.layers.Layer):
     """Transformer encoder blocks (post-norm): self-attention and a feed-forward
     network, each with a residual connection and layer normalisation.
 
@@ -219,11 +231,7 @@ class SelfAttentionEncoder(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        d = self.units
-        inner = tuple(input_shape[:-1]) + (d,)
-        self.project = keras.layers.Dense(d, dtype=self.dtype_policy, name="input_projection")
-        self.project.build(input_shape)
-        self.blocks = []
+        d, inner = self.units, self._build_projection(input_shape)
         for i in range(self.layers):
             block = {
                 "attention": PerHeadAttention(d, self.heads, self.dropout,
@@ -267,7 +275,7 @@ class SelfAttentionEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="slukit")
-class BiAttentionEncoder(keras.layers.Layer):
+class BiAttentionEncoder(_ProjectedBlocks, keras.layers.Layer):
     """Bidirectional attention: directional self-attention in both directions.
 
     Following DiSAN (Shen et al. 2018), each block runs two multi-head
@@ -301,11 +309,7 @@ class BiAttentionEncoder(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        d = self.units
-        inner = tuple(input_shape[:-1]) + (d,)
-        self.project = keras.layers.Dense(d, dtype=self.dtype_policy, name="input_projection")
-        self.project.build(input_shape)
-        self.blocks = []
+        d, inner = self.units, self._build_projection(input_shape)
         for i in range(self.layers):
             block = {}
             for direction in ("forward", "backward"):
