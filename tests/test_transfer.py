@@ -180,3 +180,28 @@ def test_curve_rejects_bad_fractions(tiny_data, tmp_path, capsys):
 
     assert main(["curve", str(write_recipe(tmp_path / "r.yaml", tiny_data)), "--fractions", "0,2"]) == 2
     assert "--fractions" in capsys.readouterr().err
+
+
+def test_aligned_bilingual_vectors_initialise_both_sides(bilingual, tmp_path):
+    from slukit.train.artifact import load_model_dir
+
+    def vec_file(path, words):
+        path.write_text(f"{len(words)} 8\n" + "".join(
+            f"{w} " + " ".join(f"{v:.3f}" for v in vec) + "\n" for w, vec in words.items()))
+        return path
+
+    # One shared space: a German word gets the vector of its English translation.
+    space = {"flight": [0.9] * 8, "boston": [0.1] * 8}
+    en = vec_file(tmp_path / "en.vec", {"fly": space["flight"], "boston": space["boston"]})
+    de = vec_file(tmp_path / "de.vec", {"flug": space["flight"], "boston": space["boston"]})
+    path = transfer_recipe(tmp_path, bilingual)
+    text = path.read_text().replace("  output:", f"  word_vectors: {en}\n  output:")
+    text = text.replace("model: {word_dim: 8,", f"model: {{word_vectors: {de}, word_dim: 8,")
+    path.write_text(text)
+    result = run(path, tmp_path / "target", ["train.epochs=1", "transfer.freeze_epochs.embeddings=5"])
+    source = load_model_dir(tmp_path / "source")
+    src_table = source.model.get_layer("word_embedding").get_weights()[0]
+    tgt_table = result.model.get_layer("word_embedding").get_weights()[0]
+    assert np.allclose(src_table[source.preprocessor.words.id("fly")], 0.9, atol=0.2)
+    # The frozen target table keeps the German vector for "flug" (in the English "fly" region).
+    assert np.allclose(tgt_table[result.preprocessor.words.id("flug")], 0.9)
