@@ -10,7 +10,6 @@ Example:
     'SetAlarm'
 """
 
-import numpy as np
 
 from slukit.data.batching import EncodedData
 from slukit.data.example import Example

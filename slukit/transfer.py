@@ -28,7 +28,6 @@ Example:
 import copy
 from pathlib import Path
 
-import numpy as np
 
 from slukit.errors import RecipeError
 from slukit.preprocess.vocab import UNK, Vocabulary

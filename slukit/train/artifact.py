@@ -119,8 +119,7 @@ def load_model_dir(path):
     path = require_model_dir(path)
     import keras
 
-    import slukit.models  # noqa: F401  (registers the layers)
-    from slukit.models.joint_slu import JointSLU  # noqa: F401
+    import slukit.models.joint_slu  # noqa: F401  (registers slukit's Keras classes for loading)
     from slukit.preprocess import SLUPreprocessor
 
     model = keras.saving.load_model(path / MODEL_FILE, compile=False)

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from slukit.data.batching import EncodedData, make_train_batches
 from slukit.data.load import load_splits, unseen_labels
@@ -43,9 +42,10 @@ class TrainResult:
 def set_seed(seed, jit_compile=True):
     """Seeds Python, numpy and the Keras backend.
 
-    Without XLA, TensorFlow's op determinism is switched on too. With XLA
-    (which Keras turns off under op determinism) the compiled CPU programs
-    are themselves repeatable; `tests/test_train.py` checks both.
+    Without XLA, TensorFlow's op determinism is switched on too
+    (`tests/test_train.py` checks two runs give identical weights). Keras turns
+    XLA off under op determinism, so with `jit_compile` it stays off; two XLA
+    runs on this project's CPU machine gave identical metrics all the same.
     """
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow" and not jit_compile:
