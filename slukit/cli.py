@@ -123,6 +123,23 @@ def build_parser():
     align.add_argument("--output", required=True, metavar="FILE",
                        help="where the aligned source vectors are written (.vec)")
     align.set_defaults(run=cmd_embeddings_align)
+    dictionary = embedding_commands.add_parser(
+        "dictionary", help="build a bilingual word dictionary from parallel labelled data",
+        description="Pair the utterances of two parallel data files by id and build a bilingual "
+        "word dictionary from aligned slot spans and co-occurrence (Dice), one 'source target' "
+        "pair per line: the seed dictionary that `slukit embeddings align` takes.")
+    dictionary.add_argument("source", metavar="SOURCE", help="source-language data (any format)")
+    dictionary.add_argument("target", metavar="TARGET", help="target-language data, parallel by id")
+    dictionary.add_argument("--source-format", choices=("seqin", "tsv", "jsonl", "massive"))
+    dictionary.add_argument("--target-format", choices=("seqin", "tsv", "jsonl", "massive"))
+    dictionary.add_argument("--split", choices=("train", "valid", "test"), default="train",
+                            help="partition of MASSIVE files that mix them (default: train)")
+    dictionary.add_argument("--min-count", type=int, default=2,
+                            help="least number of utterance pairs a word pair must co-occur in")
+    dictionary.add_argument("--skip-identical", action="store_true",
+                            help="leave out pairs of identical words (names, numbers)")
+    dictionary.add_argument("--output", required=True, metavar="FILE", help="the dictionary to write")
+    dictionary.set_defaults(run=cmd_embeddings_dictionary)
 
     predict = commands.add_parser("predict", help="tag raw text",
                                   description="Predict intent and slots: one JSON object per "
@@ -269,6 +286,23 @@ def print_export_report(report):
     print("latency, 1 CPU thread (median ms): " + ", ".join(
         f"{k} {v}" for k, v in report["latency_ms_cpu_1_thread"].items()))
     print(f"metadata: {report['metadata_path']}")
+
+
+def cmd_embeddings_dictionary(args):
+    from slukit.data.parallel import dictionary_from_files, write_dictionary
+    from slukit.errors import SlukitError
+
+    if Path(args.output).exists():
+        raise SlukitError(f"{args.output}: exists; choose another --output or remove it")
+    entries = dictionary_from_files(args.source, args.target, source_format=args.source_format,
+                                    target_format=args.target_format, split=args.split,
+                                    report=lambda m: print(f"note: {m}", file=sys.stderr),
+                                    min_count=args.min_count, skip_identical=args.skip_identical)
+    written = write_dictionary(entries, args.output)
+    print(f"{written} word pairs written to {args.output}")
+    for src, tgt, score in entries[:10]:
+        print(f"  {src} -> {tgt} ({score:.2f})")
+    return 0
 
 
 def cmd_embeddings_align(args):
