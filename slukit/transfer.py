@@ -29,6 +29,8 @@ import copy
 from pathlib import Path
 
 
+import numpy as np
+
 from slukit.errors import RecipeError
 from slukit.preprocess.vocab import UNK, Vocabulary
 
@@ -154,22 +156,16 @@ def _shapes_match(src_layer, tgt_layer, part):
     return True
 
 
-def _copy_rows(target_table, source_table, target_vocab, source_vocab):
-    out = target_table.copy()
+def _copy_by_name(target, source, target_vocab, source_vocab, axis):
+    """`target` with the rows (axis 0) or columns (axis -1) of tokens that both
+    vocabularies hold taken from `source`."""
+    out = np.moveaxis(target.copy(), axis, 0)
+    src = np.moveaxis(source, axis, 0)
     for i, token in enumerate(target_vocab.tokens):
         j = source_vocab.index.get(token)
         if j is not None:
-            out[i] = source_table[j]
-    return out
-
-
-def _copy_columns(target_w, source_w, target_labels, source_labels):
-    out = target_w.copy()
-    for i, label in enumerate(target_labels.tokens):
-        j = source_labels.index.get(label)
-        if j is not None:
-            out[..., i] = source_w[..., j]
-    return out
+            out[i] = src[j]
+    return np.moveaxis(out, 0, axis)
 
 
 def transfer_weights(source, target_model, target_pre, parts):
@@ -184,12 +180,12 @@ def transfer_weights(source, target_model, target_pre, parts):
         s_layer, t_layer = src_model.get_layer(name), target_model.get_layer(name)
         s_weights, t_weights = s_layer.get_weights(), t_layer.get_weights()
         if part == "embeddings":
-            table = _copy_rows(t_weights[0], s_weights[0], target_pre.words, src_pre.words)
+            table = _copy_by_name(t_weights[0], s_weights[0], target_pre.words, src_pre.words, 0)
             shared = sum(1 for t in target_pre.words.tokens[2:] if t in src_pre.words.index)
             t_layer.set_weights([table])
             report[part] = f"{shared} of {len(target_pre.words) - 2} target words shared"
         elif part == "char_embeddings":
-            table = _copy_rows(t_weights[0], s_weights[0], target_pre.chars, src_pre.chars)
+            table = _copy_by_name(t_weights[0], s_weights[0], target_pre.chars, src_pre.chars, 0)
             t_layer.set_weights([table] + s_weights[1:])
             report[part] = f"CNN and {len(src_pre.chars)} character rows"
         elif part == "encoder":
@@ -198,7 +194,7 @@ def transfer_weights(source, target_model, target_pre, parts):
         else:
             labels_t = target_pre.intents if part == "intent_head" else target_pre.tags
             labels_s = src_pre.intents if part == "intent_head" else src_pre.tags
-            t_layer.set_weights([_copy_columns(t, s, labels_t, labels_s)
+            t_layer.set_weights([_copy_by_name(t, s, labels_t, labels_s, -1)
                                  for t, s in zip(t_weights, s_weights)])
             shared = sum(1 for t in labels_t.tokens if t in labels_s.index)
             report[part] = f"{shared} of {len(labels_t)} labels shared"

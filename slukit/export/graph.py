@@ -125,47 +125,7 @@ def unrolled_birnn(encoder, x, mask, length):
         fwd = _rnn_direction(x2d, mask_f, bi.forward_layer.cell, length, reverse=False)
         bwd = _rnn_direction(x2d, mask_f, bi.backward_layer.cell, length, reverse=True)
         y = ops.reshape(ops.concatenate([fwd, bwd], axis=-1), (1, length, -1))
-        if encoder.highway:
-            carry = encoder.carries[i](x) if encoder.carries[i] is not None else x
-            gate = encoder.gates[i](x)
-            y = gate * y + (1.0 - gate) * carry
-        x = y
-    return x
-
-
-def attention_encoder(encoder, x, mask, length):
-    """A trained `SelfAttentionEncoder` or `BiAttentionEncoder` on `x [1, L, D]`.
-
-    The same computation as the layers' `call` at inference, but the pair mask
-    is built with reshapes: the encoders' `mask[:, :, None]` converts to
-    STRIDED_SLICE version 3, which LiteRT's GPU accelerator rejects.
-    """
-    import numpy as np
-
-    from slukit.models.encoders import SelfAttentionEncoder, sinusoidal_positions
-
-    pair = ops.logical_and(ops.reshape(mask, (1, length, 1)), ops.reshape(mask, (1, 1, length)))
-    if isinstance(encoder, SelfAttentionEncoder):
-        x = encoder.project(x)
-        x = x + ops.expand_dims(sinusoidal_positions(length, encoder.units, x.dtype), 0)
-        for block in encoder.blocks:
-            attended = block["attention"](x, pair, training=False)
-            x = block["norm1"](x + attended)
-            x = block["norm2"](x + block["ffn2"](block["ffn1"](x)))
-        return x
-    x = ops.tanh(encoder.project(x))
-    i = np.arange(length)[:, None]
-    j = np.arange(length)[None, :]
-    directions = (("forward", ops.logical_and(pair, ops.convert_to_tensor((j <= i)[None]))),
-                  ("backward", ops.logical_and(pair, ops.convert_to_tensor((j >= i)[None]))))
-    for block in encoder.blocks:
-        fused = []
-        for direction, allowed in directions:
-            attended = block[direction](x, allowed, training=False)
-            gate = block[f"{direction}_gate"](ops.concatenate([x, attended], axis=-1))
-            fused.append(gate * x + (1.0 - gate) * attended)
-        merged = block["merge"](ops.concatenate(fused, axis=-1))
-        x = block["norm"](x + merged)
+        x = encoder.highway_mix(i, x, y)
     return x
 
 
@@ -216,7 +176,7 @@ class InferenceGraph:
         if self.encoder_kind == "rnn":
             x = unrolled_birnn(self.encoder, x, mask, length)
         else:
-            x = attention_encoder(self.encoder, x, mask, length)
+            x = self.encoder(x, mask=mask, training=False)  # GPU-ready as written
         pooled = model.get_layer("pooling")(x, mask)
         slot_input = x
         if self.config.get("intent_to_slot"):

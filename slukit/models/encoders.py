@@ -13,7 +13,9 @@ in recipes (`model.encoder`) and resolved through `ENCODERS`:
 | `biattention` | `BiAttentionEncoder` | directional (forward and backward masked) self-attention, as in DiSAN |
 
 The attention layers compute each head as its own 3-D matmuls and mask with
--1e4, the form that LiteRT's GPU accelerator ran correctly (see FACTS.md).
+-1e4, the form that LiteRT's GPU accelerator ran correctly (see FACTS.md), and
+add axes with reshapes rather than `x[:, None]` slicing, which converts to a
+STRIDED_SLICE the accelerator rejects; so the TFLite export calls them as they are.
 
 Example:
     >>> import numpy as np
@@ -95,13 +97,16 @@ class BiRNNEncoder(keras.layers.Layer):
         for i, rnn in enumerate(self.rnns):
             if i > 0:
                 x = self.drop(x, training=training)
-            y = rnn(x, mask=mask, training=training)
-            if self.highway:
-                carry = self.carries[i](x) if self.carries[i] is not None else x
-                gate = self.gates[i](x)
-                y = gate * y + (1.0 - gate) * carry
-            x = y
+            x = self.highway_mix(i, x, rnn(x, mask=mask, training=training))
         return x
+
+    def highway_mix(self, index, x, y):
+        """Layer `index`'s output: `y` itself, or with highway gates mixed with its input `x`."""
+        if not self.highway:
+            return y
+        carry = self.carries[index](x) if self.carries[index] is not None else x
+        gate = self.gates[index](x)
+        return gate * y + (1.0 - gate) * carry
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2 * self.units,)
@@ -118,10 +123,10 @@ def sinusoidal_positions(length, dim, dtype="float32"):
 
     They need no maximum length, so any utterance length can be encoded.
     """
-    positions = ops.cast(ops.arange(length), "float32")[:, None]
+    positions = ops.reshape(ops.cast(ops.arange(length), "float32"), (-1, 1))
     half = dim // 2
     rates = ops.exp(ops.cast(ops.arange(half), "float32") * (-math.log(10000.0) / max(half, 1)))
-    angles = positions * rates[None, :]
+    angles = positions * ops.reshape(rates, (1, -1))
     enc = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
     if dim % 2:
         enc = ops.pad(enc, [[0, 0], [0, 1]])
@@ -253,7 +258,7 @@ class SelfAttentionEncoder(_ProjectedBlocks, keras.layers.Layer):
     def call(self, x, mask=None, training=None):
         x = self.project(x)
         length = ops.shape(x)[1]
-        x = x + sinusoidal_positions(length, self.units, x.dtype)[None]
+        x = x + ops.expand_dims(sinusoidal_positions(length, self.units, x.dtype), 0)
         if mask is None:
             mask = ops.ones(ops.shape(x)[:2], dtype="bool")
         allowed = _pair_mask(mask)
@@ -333,10 +338,10 @@ class BiAttentionEncoder(_ProjectedBlocks, keras.layers.Layer):
         if mask is None:
             mask = ops.ones(ops.shape(x)[:2], dtype="bool")
         pair = _pair_mask(mask)
-        i = ops.arange(length)[:, None]
-        j = ops.arange(length)[None, :]
-        forward = ops.logical_and(pair, ops.less_equal(j, i)[None])
-        backward = ops.logical_and(pair, ops.greater_equal(j, i)[None])
+        i = ops.reshape(ops.arange(length), (1, -1, 1))
+        j = ops.reshape(ops.arange(length), (1, 1, -1))
+        forward = ops.logical_and(pair, ops.less_equal(j, i))
+        backward = ops.logical_and(pair, ops.greater_equal(j, i))
         for block in self.blocks:
             fused = []
             for direction, allowed in (("forward", forward), ("backward", backward)):
