@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from slukit.data.batching import EncodedData, bucket_plan
+from slukit.data.batching import EncodedData, bucket_plan, epoch_plan
 from slukit.data.example import Example
 from slukit.preprocess import SLUPreprocessor, Vocabulary
 from slukit.preprocess.preprocessor import slots_from_tags, whitespace_tokens
@@ -108,6 +108,17 @@ def test_bucketed_batches_pad_per_batch_and_cover_every_example():
         assert max(data.lengths[i] for i in idx) <= length
     filled = bucket_plan(data.lengths, 4, 8, rng=np.random.default_rng(0), fill=True)
     assert all(len(idx) == 4 for _, idx in filled)
+
+
+def test_min_steps_per_epoch_repeats_small_data_in_whole_passes():
+    lengths = [3, 5, 9, 4, 12, 7]  # 3 batches of 2 per pass, in buckets 8 and 16
+    rng = np.random.default_rng(0)
+    one_pass = epoch_plan(lengths, 2, 8, rng)
+    assert sorted(i for _, idx in one_pass for i in idx.tolist()) == list(range(6))
+    plan = epoch_plan(lengths, 2, 8, rng, min_steps=7)
+    assert len(plan) >= 7 and len(plan) % len(one_pass) == 0
+    counts = np.bincount(np.concatenate([idx for _, idx in plan]), minlength=6)
+    assert counts.min() >= len(plan) // len(one_pass)  # every example in every pass
 
 
 def test_bio_decoding_never_starts_a_slot_with_i():

@@ -92,11 +92,21 @@ class EncodedData:
         return inputs, {"intent": self.intents[indices], "slots": tags}
 
 
-def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0):
+def epoch_plan(lengths, batch_size, pad_multiple, rng, min_steps=0):
+    """One training epoch's bucketed, shuffled batches: as many shuffled passes
+    over the data as it takes to reach `min_steps` batches (at least one)."""
+    plan = bucket_plan(lengths, batch_size, pad_multiple, rng=rng, fill=True)
+    while len(plan) < min_steps:
+        plan += bucket_plan(lengths, batch_size, pad_multiple, rng=rng, fill=True)
+    return plan
+
+
+def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0, min_steps=0):
     """A `keras.utils.PyDataset` of shuffled, bucketed training batches.
 
     A new shuffle is drawn at every epoch from a generator seeded by `seed`,
-    so a run is repeatable.
+    so a run is repeatable. With `min_steps`, an epoch repeats the data until
+    it has at least that many batches.
     """
     import keras
 
@@ -107,7 +117,7 @@ def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0):
             self.on_epoch_end()
 
         def on_epoch_end(self):
-            self.plan = bucket_plan(data.lengths, batch_size, pad_multiple, rng=self.rng, fill=True)
+            self.plan = epoch_plan(data.lengths, batch_size, pad_multiple, self.rng, min_steps)
 
         def __len__(self):
             return len(self.plan)
@@ -134,7 +144,7 @@ def predict_batches(data, batch_size, pad_multiple=8, fixed_rows=False):
         yield indices, inputs
 
 
-def make_train_batches(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0):
+def make_train_batches(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0, min_steps=0):
     """Training batches for `model.fit` on the current Keras backend, and their count per epoch.
 
     (Keras infers a `PyDataset`'s tf.data signature from its first batches, which
@@ -143,7 +153,7 @@ def make_train_batches(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.
     """
     import keras
 
-    batches = make_pydataset(data, batch_size, seed, pad_multiple, word_dropout)
+    batches = make_pydataset(data, batch_size, seed, pad_multiple, word_dropout, min_steps)
     steps = len(batches)
     if keras.backend.backend() != "tensorflow":
         return batches, steps

@@ -245,6 +245,11 @@ _TRAIN = _section(
                              doc="Weight of the intent loss in the total loss."),
     slot_loss_weight=Field("float", default=1.0, min=0,
                            doc="Weight of the slot-tagging loss in the total loss."),
+    min_steps_per_epoch=Field(
+        "int", default=0, min=0,
+        doc="Repeat the training data within an epoch until it has at least this many batches "
+            "(0: one pass). Keeps small training sets (a 1% fraction on a learning curve) training "
+            "for a sensible number of steps between validations and early-stopping checks."),
     word_dropout=Field("float", default=0.0, min=0, max=1, exclusive_max=True,
                        doc="Probability of replacing a word by UNK during training."),
     jit_compile=Field(

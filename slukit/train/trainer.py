@@ -123,7 +123,8 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
     """
     data = EncodedData(preprocessor, train_examples)
     batches, steps = make_train_batches(data, train_cfg["batch_size"], seed=train_cfg["seed"],
-                                        word_dropout=train_cfg["word_dropout"])
+                                        word_dropout=train_cfg["word_dropout"],
+                                        min_steps=train_cfg.get("min_steps_per_epoch", 0))
     epochs = train_cfg["epochs"]
     callbacks = []
     monitor = None
