@@ -19,6 +19,10 @@ The rules for what carries over (`transfer` in the recipe):
   type and sizes.
 - `transfer.freeze_epochs` keeps parts frozen for their first epochs, and
   `transfer.learning_rate` sets the fine-tuning rate.
+- `source.data.code_switch` trains the source model on code-switched source
+  utterances (`slukit.data.code_switch`); with `dictionary: from_target` the
+  dictionary comes from the parallel source and target training data, and the
+  source model is written to `<source output>-cs-<hash>`, one per dictionary.
 
 Example:
     >>> # slukit train recipes/multiatis/en_to_de_transfer.yaml
@@ -31,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slukit.data.code_switch import FROM_TARGET
 from slukit.errors import RecipeError
 from slukit.preprocess.vocab import UNK, Vocabulary
 
@@ -65,6 +70,13 @@ def source_recipe(recipe):
     derived["source"] = None
     derived["transfer"] = copy.deepcopy(recipe["transfer"])
     derived["output"] = source.get("output") or f"runs/{recipe['name']}-source"
+    switch = derived["data"].get("code_switch")
+    if switch and switch["dictionary"] == FROM_TARGET:
+        from slukit.data.code_switch import dictionary_from_target
+
+        path, digest, _ = dictionary_from_target(derived, recipe, derived["output"])
+        switch["dictionary"] = str(path)
+        derived["output"] = f"{derived['output']}-cs-{digest}"
     return derived
 
 

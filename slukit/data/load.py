@@ -50,6 +50,12 @@ def load_splits(recipe, warn=None):
                          if path is not None else None)
     splits["train"] = sample_fraction(splits["train"], recipe["data"].get("train_fraction", 1.0),
                                       recipe["train"].get("seed", 0))
+    if recipe["data"].get("code_switch"):
+        from slukit.data.code_switch import apply_code_switch
+
+        splits["train"] = apply_code_switch(
+            splits["train"], recipe["data"]["code_switch"], recipe["train"].get("seed", 0),
+            lowercase=recipe.get("model", {}).get("lowercase", True), report=warn)
     return splits
 
 

@@ -174,6 +174,23 @@ _DATA = _section(
         doc="What to do with malformed data lines: fail (list them all and "
             "stop) or skip (drop them with a warning).",
     ),
+    code_switch=_section(
+        "Code-switching augmentation of the training data (CoSDA-ML): some words of some "
+        "utterances are replaced by their translations from a bilingual dictionary, tags kept. "
+        "In a transfer recipe, set it on the source data (source.data.code_switch). null: off.",
+        nullable=True,
+        dictionary=Field(
+            "path", default=REQUIRED,
+            doc="A file of `source target` word pairs (`slukit embeddings dictionary` writes "
+                "one), or from_target in source.data of a transfer recipe: built from the "
+                "source training data paired by utterance id with the target training data "
+                "(after data.train_fraction)."),
+        utterance_rate=Field("float", default=0.5, min=0, max=1,
+                             doc="Share of the training utterances that are code-switched."),
+        word_rate=Field("float", default=0.5, min=0, max=1,
+                        doc="In a code-switched utterance, the share of words with a "
+                            "translation that are replaced."),
+    ),
 )
 
 _MODEL = _section(
