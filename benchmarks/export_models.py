@@ -26,7 +26,9 @@ def main(argv=None):
     parser.add_argument("model_dir")
     parser.add_argument("--data", required=True, help="labelled test data (any slukit format)")
     parser.add_argument("--out", required=True, help="markdown file (a .json is written beside it)")
-    parser.add_argument("--lengths", default="16,32,48")
+    parser.add_argument("--lengths", default=None,
+                        help="comma-separated signature lengths (default: what `slukit export` "
+                             "picks from the training data)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from slukit.data.readers import read_examples
@@ -36,7 +38,13 @@ def main(argv=None):
 
     examples = read_examples(args.data)
     texts = [" ".join(ex.tokens) for ex in examples]
-    lengths = [int(x) for x in args.lengths.split(",")]
+    if args.lengths:
+        lengths = [int(x) for x in args.lengths.split(",")]
+    else:
+        from slukit.export.tflite import default_lengths
+
+        meta = json.loads((Path(args.model_dir) / "metadata.json").read_text(encoding="utf-8"))
+        lengths = default_lengths(-(-max(meta.get("max_train_tokens") or 48, 1) // 8) * 8)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for quantize in ("none", "float16", "dynamic"):
@@ -56,6 +64,7 @@ def main(argv=None):
             rows.append({
                 "quantize": quantize,
                 "size_mb": round(report["size_bytes"] / 2**20, 2),
+                "size_bytes": report["size_bytes"],
                 "gpu_findings": report["gpu"].get("errors", []) + report["gpu"].get("warnings", []),
                 "parity": {k: v for k, v in parity.items() if k != "sample"},
                 "intent_accuracy": metrics["intent_accuracy"],
@@ -77,7 +86,7 @@ def main(argv=None):
         f"Keras model on this test set: intent {100 * keras_metrics.get('intent_accuracy', 0):.2f}, "
         f"slot F1 {100 * keras_metrics.get('slot_f1', 0):.2f}, sentence {100 * keras_metrics.get('sentence_accuracy', 0):.2f}.",
         "",
-        "| weights | size MB | same intent as Keras | same tags as Keras | largest prob. diff | intent acc | slot F1 | sentence acc | median ms / utterance | interpreter ms (L16 / L32 / L48) |",
+        "| weights | size MiB (bytes) | same intent as Keras | same tags as Keras | largest prob. diff | intent acc | slot F1 | sentence acc | median ms / utterance | interpreter ms (" + " / ".join(f"L{n}" for n in lengths) + ") |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -85,7 +94,7 @@ def main(argv=None):
         diff = max(p.get("max_abs_diff_intent", 0), p.get("max_abs_diff_slots", 0))
         lat = " / ".join(str(v) for v in r["interpreter_ms_by_signature"].values())
         lines.append(
-            f"| {r['quantize']} | {r['size_mb']} | {100 * p.get('intent_agreement', 0):.2f}% "
+            f"| {r['quantize']} | {r['size_mb']} ({r['size_bytes']:,}) | {100 * p.get('intent_agreement', 0):.2f}% "
             f"| {100 * p.get('tag_agreement', 0):.2f}% | {diff:.2g} | {100 * r['intent_accuracy']:.2f} "
             f"| {100 * r['slot_f1']:.2f} | {100 * r['sentence_accuracy']:.2f} "
             f"| {r['median_ms_per_utterance']} | {lat} |")

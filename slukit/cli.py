@@ -18,6 +18,7 @@ from slukit.errors import SlukitError
 EPILOG = """examples:
   slukit train recipes/quickstart.yaml
   slukit train recipes/quickstart.yaml --set train.epochs=5 --set model.units=64
+  slukit tune recipes/atis/tune_broad.yaml --max-trials 20
   slukit evaluate runs/quickstart demo-en:test
   slukit predict runs/quickstart "set an alarm for 7 am"
 """
@@ -40,7 +41,34 @@ def build_parser():
     train.add_argument("--output", metavar="DIR", help="model directory (default: the recipe's "
                        "`output`, else runs/NAME)")
     train.add_argument("--quiet", action="store_true", help="print only warnings and the result")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run from its last checkpoint "
+                       "(OUTPUT.checkpoint, written after every epoch); without one, start at "
+                       "epoch 1. The recipe must be the one the checkpoint was made from")
     train.set_defaults(run=cmd_train)
+
+    tune = commands.add_parser(
+        "tune", help="search hyper-parameters over a recipe's `tune` section",
+        description="Search the hyper-parameters that a recipe's `tune` section declares with "
+        "keras-tuner (random, bayesian or hyperband), ranking trials by a validation score. The "
+        "search folder holds keras-tuner's project, trials.csv (every trial) and best_recipe.yaml "
+        "(the best configuration, ready for `slukit train`). Rerun the same command to continue a "
+        "stopped search, or with a larger --max-trials to extend a finished one. Distributed: "
+        "set KERASTUNER_TUNER_ID (chief, or tuner0, tuner1, ... for the workers), "
+        "KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT and run the same command in each process.")
+    tune.add_argument("recipe", metavar="RECIPE", help="path of a YAML recipe with a `tune` section")
+    tune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a recipe key, e.g. --set tune.max_epochs=10 or "
+                      "--set 'tune.space.model.units={int: [64, 256], step: 32}' (repeatable)")
+    tune.add_argument("--max-trials", type=int, metavar="N",
+                      help="trials in all, earlier runs' included (default: the recipe's tune.max_trials)")
+    tune.add_argument("--output", metavar="DIR", help="the search folder (default: runs/NAME-tune); "
+                      "a folder holding the same search is resumed")
+    tune.add_argument("--best", type=int, default=5, metavar="N",
+                      help="rows in the table of best trials (default: 5)")
+    tune.add_argument("--quiet", action="store_true",
+                      help="print one line per trial and the result, not every epoch")
+    tune.set_defaults(run=cmd_tune)
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data",
                                    description="Score a trained model: intent accuracy, slot F1, "
@@ -159,11 +187,48 @@ def cmd_train(args):
     from slukit.recipe.load import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)  # validate before any heavy import
+    if recipe["train"].get("distribute") == "multi_worker":
+        from slukit.train.distribute import read_tf_config
+
+        read_tf_config()  # a missing or malformed TF_CONFIG fails before TensorFlow loads
     quiet_backend_logs()
     from slukit.train.progress import Reporter
     from slukit.train.trainer import train_recipe
 
-    train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet))
+    train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet),
+                 resume=args.resume)
+    return 0
+
+
+def cmd_tune(args):
+    from slukit.recipe.load import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)  # validate before any heavy import
+    from slukit.tune.search import check_tunable, default_output, distributed_role
+
+    check_tunable(recipe)
+    if args.max_trials is not None:
+        recipe = load_recipe(args.recipe, [*args.overrides, f"tune.max_trials={args.max_trials}"])
+    role = distributed_role()
+    if args.best < 1:
+        raise SlukitError(f"--best: expected at least 1, got {args.best}")
+    quiet_backend_logs()
+    from slukit.train.progress import Reporter
+    from slukit.tune.search import tune_recipe
+
+    output = args.output or default_output(recipe)
+    try:
+        result = tune_recipe(recipe, output=output, reporter=Reporter(), quiet=args.quiet,
+                             best=args.best, source=args.recipe)
+    except KeyboardInterrupt:
+        if role == "worker":
+            raise
+        print(f"\ninterrupted: finished trials are kept in {output}; rerun the same command to "
+              "continue the search", file=sys.stderr)
+        return 130
+    if result is not None:
+        print(f"best recipe: {result.best_recipe_path} (train it: slukit train "
+              f"{result.best_recipe_path})")
     return 0
 
 
@@ -228,7 +293,9 @@ def export_lengths(args, model_dir):
         longest = -(-max(meta.get("max_train_tokens") or 48, 1) // 8) * 8
     if longest < 1:
         raise SlukitError(f"--max-length: expected a positive number of tokens, got {longest}")
-    return sorted({n for n in (16, 32) if n < longest} | {longest})
+    from slukit.export.tflite import default_lengths
+
+    return default_lengths(longest)
 
 
 def cmd_export(args):

@@ -32,6 +32,7 @@ _TYPE_NAMES = {
     "float": "number",
     "bool": "`true` or `false`",
     "section": "section",
+    "search_space": "mapping of dotted keys to search specs",
 }
 
 

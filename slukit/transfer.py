@@ -81,14 +81,31 @@ def source_recipe(recipe):
 
 
 def same_source_settings(a, b):
-    """Whether two resolved source recipes would train the same model."""
+    """Whether two resolved source recipes would train the same model.
+
+    Both are filled with the schema's defaults first, so a source model saved
+    before a new recipe key existed is still reused when the key's default
+    trains the same model; `train.distribute` is not compared.
+    """
+    from slukit.recipe.load import validate
+
+    def filled(recipe):
+        try:
+            return validate(copy.deepcopy(recipe))
+        except Exception:  # a recipe this version cannot read: compared as it is
+            return copy.deepcopy(recipe)
+
+    a, b = filled(a), filled(b)
+    for recipe in (a, b):  # how training is spread over devices does not change the model
+        recipe.get("train", {}).pop("distribute", None)
     keys = ("data", "model", "train")
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def obtain_source(recipe, reporter):
+def obtain_source(recipe, reporter, resume=False):
     """The source model bundle: loaded from `source.model_dir`, reused from
-    `source.output` if it was trained from the same settings, else trained now."""
+    `source.output` if it was trained from the same settings, else trained now
+    (`resume`: continuing an interrupted source training)."""
     import yaml
 
     from slukit.train.artifact import is_model_dir, load_model_dir
@@ -107,7 +124,7 @@ def obtain_source(recipe, reporter):
             return load_model_dir(out)
         reporter.info(f"{out} was trained from other settings; training the source model again")
     reporter.stage(f"source: training {derived['name']}")
-    train_recipe(derived, output=out, reporter=reporter)
+    train_recipe(derived, output=out, reporter=reporter, resume=resume)
     return load_model_dir(out)
 
 
@@ -213,55 +230,72 @@ def transfer_weights(source, target_model, target_pre, parts):
     return report
 
 
-def train_transfer(recipe, output=None, reporter=None):
+def train_transfer(recipe, output=None, reporter=None, resume=False):
     """Runs both stages of a transfer recipe and writes the target model directory.
 
     `metrics.json` holds `source` (the source model's own valid/test metrics)
-    beside the target's `valid` and `test`.
+    beside the target's `valid` and `test`. With `resume`, each stage continues
+    from its checkpoint, if it has one: a finished source model is reused as
+    always, and the target's fine-tuning resumes within its frozen phases.
     """
     from slukit.models.builder import build_model, load_word_vectors
     from slukit.train.artifact import check_output
+    from slukit.train.distribute import get_distribution
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import (TrainResult, check_word_vectors, describe_model, fit,
-                                      fit_preprocessor, load_data, metadata, save_run,
-                                      score_splits, set_seed)
+    from slukit.train.trainer import (TrainResult, check_word_vectors, checkpointing,
+                                      describe_model, fit, fit_preprocessor, load_data, metadata,
+                                      not_the_chief, save_run, score_splits, set_seed)
 
     reporter = reporter or Reporter()
-    output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
-    check_output(output)
     train_cfg, model_cfg, transfer = recipe["train"], recipe["model"], recipe["transfer"]
+    distribution = get_distribution(train_cfg)
+    if distribution.workers > 1 and not recipe["source"].get("model_dir"):
+        raise RecipeError("source.data: with train.distribute: multi_worker the source model must "
+                          "already be trained (only the chief would write it, and every worker "
+                          "needs it): train the source recipe first and give its model directory "
+                          "as source.model_dir, on every worker")
+    output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
+    if distribution.is_chief:
+        check_output(output)
     check_word_vectors(model_cfg)
     check_word_vectors({"word_vectors": recipe["source"].get("word_vectors")}, "source.word_vectors")
 
-    source = obtain_source(recipe, reporter)
+    source = obtain_source(recipe, reporter, resume=resume)
     source_metrics = _read_metrics(source.path)
 
     reporter.stage(f"target: fine-tuning {recipe['name']}")
     set_seed(train_cfg["seed"], train_cfg["jit_compile"])
     splits = load_data(recipe, reporter)
     preprocessor = merged_preprocessor(source.preprocessor, fit_preprocessor(splits["train"], model_cfg))
-    model = build_model(model_cfg, preprocessor)
+    with distribution.scope():
+        model = build_model(model_cfg, preprocessor)
     load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
     parts = [p for p in PART_LAYERS if transfer[p]]
     check_compatible(source.model, model, parts)
     for part, what in transfer_weights(source, model, preprocessor, parts).items():
         reporter.info(f"transferred {part}: {what}")
     reporter.info(describe_model(model, model_cfg))
+    if distribution.strategy is not None:
+        reporter.info(distribution.describe())
     frozen = {PART_LAYERS[p]: transfer["freeze_epochs"][p] for p in parts}
-    fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter,
-                   frozen_until=frozen, learning_rate=transfer["learning_rate"])
+    with checkpointing(output, recipe, reporter, resume, distribution) as checkpoint:
+        fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter,
+                       frozen_until=frozen, learning_rate=transfer["learning_rate"],
+                       distribution=distribution, checkpoint=checkpoint)
+        if not distribution.is_chief:
+            return not_the_chief(distribution, reporter, model, preprocessor)
 
-    metrics = score_splits(model, preprocessor, splits)
-    if source_metrics:
-        metrics = {"source": source_metrics, **metrics}
-    if metrics:
-        reporter.metrics_table({k if k.startswith("source") else f"target {k}": v
-                                for k, v in _flat(metrics).items()},
-                               title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
-    meta = metadata(recipe, model, fit_info)
-    meta["source_model"] = str(source.path)
-    meta["transferred"] = parts
-    path = save_run(output, recipe, model, preprocessor, metrics, meta, reporter)
+        metrics = score_splits(distribution.predictor(model), preprocessor, splits)
+        if source_metrics:
+            metrics = {"source": source_metrics, **metrics}
+        if metrics:
+            reporter.metrics_table({k if k.startswith("source") else f"target {k}": v
+                                    for k, v in _flat(metrics).items()},
+                                   title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+        meta = metadata(recipe, model, fit_info)
+        meta["source_model"] = str(source.path)
+        meta["transferred"] = parts
+        path = save_run(output, recipe, model, preprocessor, metrics, meta, reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)
 
 

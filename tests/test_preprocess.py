@@ -143,3 +143,25 @@ def test_bio_decoding_keeps_a_valid_greedy_path():
         for prev, cur in zip(["O"] + bio, bio):
             if cur.startswith("I-"):
                 assert prev[2:] == cur[2:] and prev[:1] in "BI"
+
+
+def test_bio_viterbi_finds_the_best_allowed_path():
+    import itertools
+
+    from slukit.preprocess.preprocessor import bio_transitions, viterbi
+
+    tags = ["O", "B-a", "I-a", "B-b", "I-b"]
+    start, step = bio_transitions(tags)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        log_probs = np.log(rng.dirichlet(np.ones(len(tags)) * 0.5, size=4))
+        path = viterbi(log_probs, start, step)
+
+        def allowed(p):
+            return start[p[0]] and all(step[a, b] for a, b in zip(p, p[1:]))
+
+        best = max((p for p in itertools.product(range(len(tags)), repeat=4) if allowed(p)),
+                   key=lambda p: sum(log_probs[t, k] for t, k in enumerate(p)))
+        assert allowed(path)
+        assert np.isclose(sum(log_probs[t, k] for t, k in enumerate(path)),
+                          sum(log_probs[t, k] for t, k in enumerate(best)))

@@ -103,6 +103,13 @@ def test_failed_rerun_keeps_the_previous_model(tiny_data, tmp_path, monkeypatch)
         train(recipe, tmp_path / "out", ["train.epochs=1"])
     assert is_model_dir(tmp_path / "out")
     assert (tmp_path / "out" / "metadata.json").read_text() == before
+    # No half-written model directory; the failed run's checkpoint stays for --resume.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out", "out.checkpoint", "r.yaml"]
+    monkeypatch.undo()
+    result = train_recipe(load_recipe(recipe, ["train.epochs=1"]), output=tmp_path / "out",
+                          reporter=Reporter(quiet=True), resume=True)
+    meta = json.loads((result.path / "metadata.json").read_text())
+    assert meta["resumed_from_epoch"] == 1 and meta["epochs_run"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out", "r.yaml"]
 
 

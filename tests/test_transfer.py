@@ -72,20 +72,23 @@ def test_one_command_trains_source_then_target(bilingual, tmp_path):
     assert meta["transferred"] == ["embeddings", "char_embeddings", "encoder", "intent_head", "slot_head"]
 
 
-def test_source_is_reused_when_settings_match(bilingual, tmp_path):
-    from slukit.train.progress import Reporter as R
-
-    path = transfer_recipe(tmp_path, bilingual)
-    run(path, tmp_path / "t1")
-    stamp = (tmp_path / "source" / "metadata.json").read_text()
+def stages_of(path, output):
+    """The stage titles a training run reports."""
     messages = []
 
-    class Capture(R):
+    class Capture(Reporter):
         def stage(self, title):
             messages.append(title)
 
-    run(path, tmp_path / "t2", reporter=Capture(quiet=True))
-    assert any("reusing" in m for m in messages)
+    run(path, output, reporter=Capture(quiet=True))
+    return messages
+
+
+def test_source_is_reused_when_settings_match(bilingual, tmp_path):
+    path = transfer_recipe(tmp_path, bilingual)
+    run(path, tmp_path / "t1")
+    stamp = (tmp_path / "source" / "metadata.json").read_text()
+    assert any("reusing" in m for m in stages_of(path, tmp_path / "t2"))
     assert (tmp_path / "source" / "metadata.json").read_text() == stamp
 
 
@@ -205,3 +208,15 @@ def test_aligned_bilingual_vectors_initialise_both_sides(bilingual, tmp_path):
     assert np.allclose(src_table[source.preprocessor.words.id("fly")], 0.9, atol=0.2)
     # The frozen target table keeps the German vector for "flug" (in the English "fly" region).
     assert np.allclose(tgt_table[result.preprocessor.words.id("flug")], 0.9)
+
+
+def test_source_saved_before_a_new_recipe_key_is_still_reused(bilingual, tmp_path):
+    import yaml
+
+    path = transfer_recipe(tmp_path, bilingual)
+    run(path, tmp_path / "t1")
+    saved_file = tmp_path / "source" / "recipe.yaml"
+    saved = yaml.safe_load(saved_file.read_text())
+    del saved["train"]["min_steps_per_epoch"]  # as written by a version without that key
+    saved_file.write_text(yaml.safe_dump(saved))
+    assert any("reusing" in m for m in stages_of(path, tmp_path / "t2"))

@@ -104,27 +104,35 @@ def epoch_plan(lengths, batch_size, pad_multiple, rng, min_steps=0):
 def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0, min_steps=0):
     """A `keras.utils.PyDataset` of shuffled, bucketed training batches.
 
-    A new shuffle is drawn at every epoch from a generator seeded by `seed`,
-    so a run is repeatable. With `min_steps`, an epoch repeats the data until
-    it has at least that many batches.
+    A new shuffle is drawn at every epoch. Epoch `e`'s batches depend only on
+    `seed` and `e` (`set_epoch(e)` selects them; `on_epoch_end()` moves to the
+    next epoch), and batch `i` only on those and `i`: a run is repeatable, a
+    resumed run sees the batches an uninterrupted one would, and every worker
+    of a distributed run draws the same global batches. With `min_steps`, an
+    epoch repeats the data until it has at least that many batches.
     """
     import keras
 
     class SLUBatches(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.on_epoch_end()
+            self.set_epoch(0)
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+            rng = np.random.default_rng([seed, epoch])
+            self.plan = epoch_plan(data.lengths, batch_size, pad_multiple, rng, min_steps)
 
         def on_epoch_end(self):
-            self.plan = epoch_plan(data.lengths, batch_size, pad_multiple, self.rng, min_steps)
+            self.set_epoch(self.epoch + 1)
 
         def __len__(self):
             return len(self.plan)
 
         def __getitem__(self, i):
             length, indices = self.plan[i]
-            return data.batch(indices, length, word_dropout, self.rng)
+            rng = np.random.default_rng([seed, self.epoch, i]) if word_dropout else None
+            return data.batch(indices, length, word_dropout, rng)
 
     return SLUBatches()
 
@@ -151,9 +159,20 @@ def make_train_batches(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.
     fixes the time dimension when those happen to share a bucket length; the
     explicit signature avoids that.)
     """
+    return serve_batches(make_pydataset(data, batch_size, seed, pad_multiple, word_dropout,
+                                        min_steps))
+
+
+def serve_batches(batches):
+    """`(what model.fit takes, steps per epoch)` for a `PyDataset` of training batches.
+
+    On JAX or PyTorch the `PyDataset` itself; on TensorFlow a `tf.data` pipeline
+    over it with an explicit signature. `batches[i]` is read in order, from 0,
+    and `on_epoch_end()` is called after each epoch (a streamed `PyDataset`
+    relies on that; see `slukit.data.stream`).
+    """
     import keras
 
-    batches = make_pydataset(data, batch_size, seed, pad_multiple, word_dropout, min_steps)
     steps = len(batches)
     if keras.backend.backend() != "tensorflow":
         return batches, steps

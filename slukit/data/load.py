@@ -31,23 +31,36 @@ def sample_fraction(examples, fraction, seed):
     """A reproducible random `fraction` of `examples` (at least one), in file order."""
     if fraction >= 1.0:
         return list(examples)
-    k = max(1, round(len(examples) * fraction))
-    keep = sorted(random.Random(seed).sample(range(len(examples)), k))
-    return [examples[i] for i in keep]
+    return [examples[i] for i in fraction_indices(len(examples), fraction, seed)]
 
 
-def load_splits(recipe, warn=None):
+def fraction_indices(n, fraction, seed):
+    """The sorted indices, out of `n`, that `sample_fraction` keeps (at least one)."""
+    k = max(1, round(n * fraction))
+    return sorted(random.Random(seed).sample(range(n), k))
+
+
+def load_splits(recipe, warn=None, stream=False):
     """Reads train/valid/test; applies `data.train_fraction` to train only.
 
     Returns `{"train": [...], "valid": [...] or None, "test": [...] or None}`.
     Each file is read with its split's name, so one MASSIVE file that mixes
     partitions may be named for all three splits (see `read_examples`).
+
+    With `stream`, the training split is a `slukit.data.stream.TrainStream`
+    when `data.stream` asks for it: scanned (every line checked, the
+    vocabulary counted) but not held in memory.
     """
     on_error = recipe["data"].get("on_error", "fail")
     splits = {}
     for split, (path, fmt) in split_paths(recipe).items():
+        if split == "train" and stream and _streamed(recipe, path):
+            splits[split] = _train_stream(recipe, path, fmt, warn)
+            continue
         splits[split] = (read_examples(path, format=fmt, on_error=on_error, warn=warn, split=split)
                          if path is not None else None)
+    if not isinstance(splits["train"], list):
+        return splits  # streamed: train_fraction applied by the stream; no code_switch
     splits["train"] = sample_fraction(splits["train"], recipe["data"].get("train_fraction", 1.0),
                                       recipe["train"].get("seed", 0))
     if recipe["data"].get("code_switch"):
@@ -59,14 +72,35 @@ def load_splits(recipe, warn=None):
     return splits
 
 
+def _streamed(recipe, path):
+    from slukit.data.stream import wants_stream
+
+    return wants_stream(recipe["data"], path)
+
+
+def _train_stream(recipe, path, fmt, warn):
+    """The scanned `TrainStream` of a recipe's training data."""
+    from slukit.data.stream import SHUFFLE_BUFFER, TrainStream
+
+    data = recipe["data"]
+    stream = TrainStream(path, fmt, on_error=data.get("on_error", "fail"),
+                         fraction=data.get("train_fraction", 1.0),
+                         seed=recipe["train"].get("seed", 0),
+                         shuffle_buffer=data.get("shuffle_buffer", SHUFFLE_BUFFER))
+    return stream.scan(warn)
+
+
 def unseen_labels(train, examples, split, limit=5):
     """Messages about intents and tags of `examples` that `train` lacks.
 
-    They are not errors: evaluation counts them as mistakes. Each message names
-    the label, how often it occurs, and where (file:line) it first does.
+    `train` is the training examples, or a scanned `TrainStream` (its counts
+    are used). They are not errors: evaluation counts them as mistakes. Each
+    message names the label, how often it occurs, and where (file:line) it
+    first does.
     """
-    intents = {ex.intent for ex in train}
-    tags = {t for ex in train for t in ex.tags}
+    counts = getattr(train, "counts", None)
+    intents = set(counts.intents) if counts is not None else {ex.intent for ex in train}
+    tags = set(counts.tags) if counts is not None else {t for ex in train for t in ex.tags}
     found = {}
     for ex in examples:
         if ex.intent not in intents:

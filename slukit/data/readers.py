@@ -25,6 +25,11 @@ Malformed lines are all collected first. With `on_error="fail"` they are raised
 as one `DataError` listing each bad line as `file:line: problem`; with
 `on_error="skip"` they are dropped and reported once through `warn`.
 
+`read_examples` returns a list; `iter_examples` yields the same examples one
+at a time, reading the file lazily (for training data larger than memory),
+and reports malformed lines once it has read to the end. The list reader is
+the iterator, collected.
+
 This module uses the standard library only, so that it imports instantly.
 
 Example:
@@ -33,6 +38,7 @@ Example:
              source='data/atis/train/seq.in:1', id=''), ...]
 """
 
+import itertools
 import json
 import re
 import sys
@@ -126,6 +132,29 @@ def read_examples(path, format=None, on_error="fail", warn=None, split=None,
         >>> examples[0].intent                                       # doctest: +SKIP
         'PlayMusic'
     """
+    return list(iter_examples(path, format, on_error, warn, split, skip_hint))
+
+
+def iter_examples(path, format=None, on_error="fail", warn=None, split=None,
+                  skip_hint="set data.on_error: skip"):
+    """Read a dataset one example at a time, without holding the file in memory.
+
+    The same examples as `read_examples`, in the same order, checked the same
+    way; the arguments are the same. Malformed lines are reported when the
+    reading ends: with `on_error="fail"` the `DataError` listing them (at most
+    `MAX_LISTED`, then a count) is raised after the last good example was
+    yielded, so a caller that must not act on a bad file reads it to the end
+    first (as the streamed training data's vocabulary pass does). A file that
+    cannot be read at all (missing, not UTF-8, seqin files of unequal length)
+    raises where the reading finds it. Only the current line (for seqin, one
+    line of each file) is held in memory; a `massive` file is read twice, once
+    for its locales and partitions.
+
+    Example:
+        >>> for example in iter_examples("train.jsonl"):   # doctest: +SKIP
+        ...     print(example.intent)
+        PlayMusic
+    """
     if on_error not in ("fail", "skip"):
         raise DataError(f"on_error must be 'fail' or 'skip', not {on_error!r}")
     if split not in SPLITS + (None,):
@@ -144,7 +173,8 @@ def read_examples(path, format=None, on_error="fail", warn=None, split=None,
 
 
 # ---------------------------------------------------------------- one reader per format
-# Each reader returns "rows": one (Example or None, [problem, ...]) per data line.
+# Each reader checks that its files are there, then returns "rows": an iterator
+# of one (Example or None, [problem, ...]) per data line, read lazily.
 
 
 def _read_seqin(folder):
@@ -159,28 +189,42 @@ def _read_seqin(folder):
     if missing:
         raise DataError(f"{folder}: missing {', '.join(missing)} "
                         f"(a seqin folder needs seq.in, seq.out and label)")
+    return _seqin_rows(folder)
 
+
+def _seqin_rows(folder):
+    """The rows of a seqin folder, reading its three files side by side.
+
+    Blank lines at the end are dropped only where every file is blank (or
+    over), so that an empty last label is an "empty intent", not a count
+    error; such lines are held back until a line with text follows. Files of
+    unequal length are an error raised after the last line (no row is yielded
+    from the first line where one file is over).
+    """
     files = {name: folder / name for name in SEQIN_FILES}
-    lines = {name: _read_lines(file, trim=False) for name, file in files.items()}
-    # Blank lines at the end are dropped only where every file is blank (or
-    # over), so that an empty last label is an "empty intent", not a count error.
-    n = max(len(file_lines) for file_lines in lines.values())
-    while n and all(len(file_lines) < n or not file_lines[n - 1].strip()
-                    for file_lines in lines.values()):
-        n -= 1
-    counts = {name: min(len(lines[name]), n) for name in SEQIN_FILES}
+    blame = {"tokens": files["seq.in"], "tags": files["seq.out"], "intent": files["label"]}
+    lines = {name: 0 for name in SEQIN_FILES}  # lines read from each file
+    held, used, uneven = [], 0, False  # used: lines up to the last one with text in any file
+    readers = [_iter_lines(files[name], trim=False) for name in SEQIN_FILES]
+    for line_no, items in enumerate(itertools.zip_longest(*readers), 1):
+        texts = [item[1] if item is not None else None for item in items]
+        for name, text in zip(SEQIN_FILES, texts):
+            if text is not None:
+                lines[name] = line_no
+        held.append(texts)
+        if all(text is None or not text.strip() for text in texts):
+            continue  # blank in every file: dropped if nothing but blank lines follow
+        for held_no, (text, tags, label) in enumerate(held, used + 1):
+            uneven = uneven or None in (text, tags, label)
+            if not uneven:
+                yield _row(text.split(), tags.split(), label.strip(), blame, held_no)
+        used, held = line_no, []
+    counts = {name: min(count, used) for name, count in lines.items()}
     if len(set(counts.values())) > 1:
         raise DataError(
             [f"{files[name]}: {count} lines" for name, count in counts.items()],
             header=f"seq.in, seq.out and label in {folder} must have one line per "
                    f"utterance, but their line counts differ:")
-
-    blame = {"tokens": files["seq.in"], "tags": files["seq.out"], "intent": files["label"]}
-    return [
-        _row(text.split(), tags.split(), label.strip(), blame, line_no)
-        for line_no, (text, tags, label)
-        in enumerate(zip(lines["seq.in"], lines["seq.out"], lines["label"]), 1)
-    ]
 
 
 def _read_tsv(path):
@@ -190,33 +234,35 @@ def _read_tsv(path):
         1   fly to boston now   O O B-city O         atis_flight
     """
     _need_file(path, "tsv")
-    lines = _read_lines(path)
+    return _tsv_rows(path)
+
+
+def _tsv_rows(path):
+    lines = _iter_lines(path)
     expected = "<TAB>".join(TSV_HEADER)
-    if not lines:
+    _, first = next(lines, (None, None))
+    if first is None:
         raise DataError(f"{path}: empty file; expected the header line {expected}")
-    header = [name.strip() for name in lines[0].split("\t")]
+    header = [name.strip() for name in first.split("\t")]
     missing = [name for name in TSV_REQUIRED if name not in header]
     if missing:
         raise DataError(
             f"{path}:1: the header has no column {', '.join(missing)}; expected the "
-            f"header {expected} (any order, id optional), found {lines[0]!r}")
+            f"header {expected} (any order, id optional), found {first!r}")
     column = {name: header.index(name) for name in TSV_HEADER if name in header}
     blame = dict.fromkeys(("tokens", "tags", "intent"), path)
 
-    rows = []
-    for line_no, line in enumerate(lines[1:], 2):
+    for line_no, line in lines:
         fields = line.split("\t")
         if not line.strip():
-            rows.append(_bad(path, line_no, "blank line"))
+            yield _bad(path, line_no, "blank line")
         elif len(fields) != len(header):
-            rows.append(_bad(path, line_no, f"expected {len(header)} tab-separated fields "
-                                            f"({', '.join(header)}), found {len(fields)}"))
+            yield _bad(path, line_no, f"expected {len(header)} tab-separated fields "
+                                      f"({', '.join(header)}), found {len(fields)}")
         else:
             record = {name: fields[i] for name, i in column.items()}
-            rows.append(_row(record["utterance"].split(), record["slot_labels"].split(),
-                             record["intent"].strip(), blame, line_no,
-                             id=record.get("id", "").strip()))
-    return rows
+            yield _row(record["utterance"].split(), record["slot_labels"].split(),
+                       record["intent"].strip(), blame, line_no, id=record.get("id", "").strip())
 
 
 def _read_jsonl(path):
@@ -225,20 +271,22 @@ def _read_jsonl(path):
         {"tokens": ["play", "jazz"], "tags": ["O", "B-genre"], "intent": "PlayMusic", "id": "7"}
     """
     _need_file(path, "jsonl")
+    return _jsonl_rows(path)
+
+
+def _jsonl_rows(path):
     blame = dict.fromkeys(("tokens", "tags", "intent"), path)
-    rows = []
-    for line_no, line in enumerate(_read_lines(path), 1):
+    for line_no, line in _iter_lines(path):
         obj, problem = _parse_json_line(line)
         if problem:
-            rows.append(_bad(path, line_no, problem))
+            yield _bad(path, line_no, problem)
             continue
         problems = _jsonl_type_problems(obj)
         if problems:
-            rows.append((None, [f"{path}:{line_no}: {p}" for p in problems]))
+            yield None, [f"{path}:{line_no}: {p}" for p in problems]
             continue
-        rows.append(_row(obj["tokens"], obj["tags"], obj["intent"].strip(), blame, line_no,
-                         id=str(obj.get("id", ""))))
-    return rows
+        yield _row(obj["tokens"], obj["tags"], obj["intent"].strip(), blame, line_no,
+                   id=str(obj.get("id", "")))
 
 
 def _jsonl_type_problems(obj):
@@ -319,15 +367,20 @@ def _read_massive(path, split):
 
     Returns (rows, where): when the file mixes partitions, only the rows of
     `split`'s partition (and lines whose partition cannot be told), with
-    `where` naming the partition for the messages.
+    `where` naming the partition for the messages. The file is read once up
+    front for its locales and partitions, then lazily for the rows.
     """
     _need_file(path, "massive")
-    records = [(line_no, *_parse_massive_line(line))
-               for line_no, line in enumerate(_read_lines(path), 1)]
-    _refuse_unspaced_locales(path, records)
-    records, where = _select_partition(path, records, split)
-    return [_massive_row(path, line_no, obj, problems)
-            for line_no, obj, problems in records], where
+    wanted, where = _select_partition(path, split)
+    return _massive_rows(path, wanted), where
+
+
+def _massive_rows(path, wanted):
+    """The rows of the records of partition `wanted` (all records when None)."""
+    for line_no, line in _iter_lines(path):
+        obj, problems = _parse_massive_line(line)
+        if wanted is None or _partition_of(obj) in (wanted, None):
+            yield _massive_row(path, line_no, obj, problems)
 
 
 def _parse_massive_line(line):
@@ -354,16 +407,15 @@ def _massive_row(path, line_no, obj, problems):
                 id=str(obj.get("id", "")))
 
 
-def _refuse_unspaced_locales(path, records):
-    """Raise one DataError for the first record of a locale written without spaces."""
-    for line_no, obj, _ in records:
-        locale = obj.get("locale") if obj is not None else None
-        if isinstance(locale, str) and re.split(r"[-_]", locale)[0].lower() in UNSPACED_LANGUAGES:
-            raise DataError(
-                f"{path}:{line_no}: locale {locale} writes no spaces between words, but slukit "
-                f"tokenizes on whitespace, so {locale} is not supported yet. Pre-tokenize utt "
-                f"and annot_utt with spaces (e.g. one token per character) and convert the "
-                f"records to the jsonl format ({{\"tokens\", \"tags\", \"intent\"}} per line)")
+def _refuse_unspaced_locale(path, line_no, obj):
+    """Raise a DataError if the record `obj` is of a locale written without spaces."""
+    locale = obj.get("locale") if obj is not None else None
+    if isinstance(locale, str) and re.split(r"[-_]", locale)[0].lower() in UNSPACED_LANGUAGES:
+        raise DataError(
+            f"{path}:{line_no}: locale {locale} writes no spaces between words, but slukit "
+            f"tokenizes on whitespace, so {locale} is not supported yet. Pre-tokenize utt "
+            f"and annot_utt with spaces (e.g. one token per character) and convert the "
+            f"records to the jsonl format ({{\"tokens\", \"tags\", \"intent\"}} per line)")
 
 
 def _partition_of(obj):
@@ -372,14 +424,23 @@ def _partition_of(obj):
     return partition if isinstance(partition, str) else None
 
 
-def _select_partition(path, records, split):
-    """Keep the records of `split`'s partition when the file mixes partitions.
+def _select_partition(path, split):
+    """Read the file for its locales and partitions: `(partition to keep, where)`.
 
-    Records whose partition is unknown stay, so that their problems are reported.
+    The partition is None (keep every record) unless the file mixes
+    partitions; then it is `split`'s. Records whose partition is unknown are
+    always kept, so that their problems are reported. The first record of a
+    locale written without spaces is an error.
     """
-    found = sorted({_partition_of(obj) for _, obj, _ in records} - {None})
+    found = set()
+    for line_no, line in _iter_lines(path):
+        obj, _ = _parse_json_line(line)
+        obj = obj if isinstance(obj, dict) else None
+        _refuse_unspaced_locale(path, line_no, obj)
+        found.add(_partition_of(obj))
+    found = sorted(found - {None})
     if len(found) <= 1:
-        return records, path
+        return None, path
     if split is None:
         raise DataError(
             f"{path}: the file mixes the partitions {', '.join(found)}, and no split was named "
@@ -389,8 +450,7 @@ def _select_partition(path, records, split):
     if wanted not in found:
         raise DataError(f"{path}: no record has partition {wanted!r}, which the {split} split "
                         f"reads; the file holds the partitions {', '.join(found)}")
-    kept = [record for record in records if _partition_of(record[1]) in (wanted, None)]
-    return kept, f"{path} (partition {wanted})"
+    return wanted, f"{path} (partition {wanted})"
 
 
 def _annot_tags(annot, utt):
@@ -535,40 +595,54 @@ def _bad(path, line_no, message):
 
 
 def _apply_policy(rows, where, on_error, warn, skip_hint="set data.on_error: skip"):
-    """Apply on_error to the checked rows and return the good examples.
+    """Yield the good examples of the checked rows, then apply on_error.
 
-    Fails (or, with "skip", warns) with every malformed line listed, capped at
-    `MAX_LISTED`. A dataset with no examples, or none left after skipping, is
-    always an error.
+    Once the rows are over, fails (or, with "skip", warns) with the malformed
+    lines listed, capped at `MAX_LISTED`: only those are kept while reading,
+    with counts, so memory does not grow with the file. A dataset with no
+    examples, or none left after skipping, is always an error.
     """
-    if not rows:
+    n_rows = n_good = n_problems = 0
+    listed = []
+    for example, problems in rows:
+        n_rows += 1
+        if not problems:
+            n_good += 1
+            yield example
+        else:
+            n_problems += len(problems)
+            listed += problems[:MAX_LISTED - len(listed)]
+    if not n_rows:
         raise DataError(f"{where}: no examples found")
-    good = [example for example, problems in rows if not problems]
-    n_bad = len(rows) - len(good)
+    n_bad = n_rows - n_good
     if n_bad == 0:
-        return good
-    listed = _cap([problem for _, problems in rows for problem in problems])
-    malformed = (f"{n_bad} of {len(rows)} lines in {where} "
+        return
+    listed = _cap(listed, n_problems)
+    malformed = (f"{n_bad} of {n_rows} lines in {where} "
                  f"{'is' if n_bad == 1 else 'are'} malformed")
-    if not good:
+    if not n_good:
         raise DataError(listed, header=f"{malformed}, so no examples are left:")
     if on_error == "fail":
         raise DataError(listed, header=f"{malformed} ({skip_hint} to drop them):")
-    warn(f"skipped {n_bad} malformed of {len(rows)} lines in {where}:\n"
+    warn(f"skipped {n_bad} malformed of {n_rows} lines in {where}:\n"
          + "\n".join(f"  - {problem}" for problem in listed))
-    return good
 
 
-def _cap(problems):
+def _cap(problems, total=None):
     """Keep the first `MAX_LISTED` problems and summarise the rest.
+
+    `total` is how many problems there are, when `problems` holds only the first ones.
 
     Example:
         >>> _cap([str(i) for i in range(22)])[-2:]
         ['19', '... and 2 more']
+        >>> _cap([str(i) for i in range(21)], total=500)[-1]
+        '... and 480 more'
     """
-    if len(problems) <= MAX_LISTED:
+    total = len(problems) if total is None else total
+    if total <= MAX_LISTED:
         return problems
-    return problems[:MAX_LISTED] + [f"... and {len(problems) - MAX_LISTED} more"]
+    return problems[:MAX_LISTED] + [f"... and {total - MAX_LISTED} more"]
 
 
 def _need_file(path, format):
@@ -579,36 +653,51 @@ def _need_file(path, format):
         raise DataError(f"{path}: is a folder, but the {format} format reads one file")
 
 
-def _read_lines(path, trim=True):
-    """Return a file's lines as text, without line ends (or trailing blank lines if `trim`).
+def _iter_lines(path, trim=True):
+    """Yield `(line number, text)` for a file's lines, without line ends, one at a time.
 
     The file must be UTF-8 (a leading BOM is dropped); LF and CRLF ends both work.
-    A decoding error names the line and byte offset of the first bad byte.
+    A decoding error names the line and byte offset of the first bad byte. With
+    `trim`, blank lines at the end are dropped: a run of blank lines is held back
+    until a line with text follows it.
     """
     try:
-        data = path.read_bytes()
+        file = path.open("rb")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except OSError as err:
         raise DataError(f"{path}: cannot read the file: {err.strerror}") from None
-    skipped = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
-    try:
-        text = data[skipped:].decode("utf-8")
-    except UnicodeDecodeError as err:
-        offset = skipped + err.start  # byte offset of the first bad byte in the file
-        line_start = data.rfind(b"\n", 0, offset) + 1
-        line_no = data.count(b"\n", 0, offset) + 1
-        utf16 = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        raise DataError(
-            f"{path}:{line_no}: not valid UTF-8{utf16}: byte 0x{data[offset]:02x} at byte "
-            f"offset {offset} of the file ({offset - line_start} in this line); "
-            f"re-save the file as UTF-8") from None
-    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-    if lines[-1] == "":  # the end of the last line, or an empty file
-        lines.pop()
-    while trim and lines and not lines[-1].strip():
-        lines.pop()
-    return lines
+    with file:
+        blanks, offset, first = [], 0, b""  # offset: of the current line in the file
+        for line_no, data in enumerate(file, 1):
+            skipped = 0
+            if line_no == 1:
+                first = data[:2]
+                skipped = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+            try:
+                text = data[skipped:].decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise _not_utf8(path, line_no, data, skipped + err.start, offset, first) from None
+            offset += len(data)
+            if text.endswith("\n"):
+                text = text[:-1]
+            if text.endswith("\r"):
+                text = text[:-1]
+            if trim and not text.strip():
+                blanks.append((line_no, text))
+                continue
+            yield from blanks
+            blanks.clear()
+            yield line_no, text
+
+
+def _not_utf8(path, line_no, data, column, offset, first):
+    """The DataError for a line `data` whose byte `column` is not UTF-8."""
+    utf16 = " (it looks like UTF-16)" if first in (b"\xff\xfe", b"\xfe\xff") else ""
+    return DataError(
+        f"{path}:{line_no}: not valid UTF-8{utf16}: byte 0x{data[column]:02x} at byte "
+        f"offset {offset + column} of the file ({column} in this line); "
+        f"re-save the file as UTF-8")
 
 
 def _print_to_stderr(message):

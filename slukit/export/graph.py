@@ -8,11 +8,12 @@ an unrolled loop written with `keras.ops` over the trained cells' weights.
 Why the RNNs are rewritten:
     Keras LSTM/GRU layers with `unroll=False` convert to TensorList ops, which
     are not TFLite builtins; Keras's own `unroll=True` with a mask misaligns the
-    backward direction's outputs when the padding is at the end. Here each step
-    carries the state through padded steps (`h = h_prev + m * (h_new - h_prev)`),
-    and the backward direction runs from position `L - 1` down to `0`, so the
-    trailing padding is seen first and leaves the zero state untouched: real
-    positions get exactly what the trained (masked) layer computes.
+    backward direction's outputs when the padding is at the end. Here both
+    directions advance together, one batched step per position (the backward
+    one runs from position `L - 1` down to `0`); padding is only at the end, so
+    a padded step zeroes the state (`h = h_new * m`) and the backward direction
+    starts its real steps from the zero state: real positions get exactly what
+    the trained (masked) layer computes.
 
 Inputs have no batch axis: `word_ids [L]` (1-D, the only GATHER indices
 LiteRT's GPU accelerator takes) and/or `char_ids [L, C]`; id 0 is padding.
@@ -55,43 +56,64 @@ def _activation(name):
     return keras.activations.get(name)
 
 
-def _rnn_direction(x2d, mask_f, cell, length, reverse):
-    """One direction of a masked LSTM/GRU over `x2d [L, D]`, unrolled; `[L, units]`.
-
-    `mask_f` is `[L, 1]` float (1 = real token). Padded steps carry the state.
-    """
+def _input_projection(x2d, cell):
+    """All steps' input projections of one LSTM/GRU cell at once: `[L, G*units]`."""
     config = cell.get_config()
+    xw = ops.matmul(x2d, cell.kernel)
+    if config.get("use_bias", True):
+        xw = xw + (cell.bias[0] if config.get("reset_after", False) else cell.bias)
+    return xw
+
+
+def _stack(tensors):
+    """`ops.stack` that also takes Keras variables (TF's stack fails on them)."""
+    return ops.concatenate([ops.expand_dims(t, 0) for t in tensors], axis=0)
+
+
+def _bidirectional_layer(x2d, mask_f, cells, length):
+    """Both directions of one masked bidirectional LSTM/GRU layer over `x2d [L, D]`,
+    unrolled together; returns `[L, 2*units]` (forward then backward features).
+
+    The two directions run as a batch of 2: step `t` advances the forward state
+    at position `t` and the backward state at position `L-1-t` with one batched
+    matmul (`[2, 1, units] x [2, units, G*units]`), which halves the op count of
+    two separate loops. The backward direction reads its inputs reversed (a
+    1-D GATHER), so the trailing padding comes first. Padding is only ever at
+    the end, so a padded step can simply zero the state (`h = h_new * m`): the
+    backward direction then starts its real steps from the zero state, as the
+    masked Keras layer does, and the forward direction's padded outputs are
+    dropped anyway. Real positions get exactly what the trained layer computes.
+    """
+    import numpy as np
+
+    config = cells[0].get_config()
     units = config["units"]
     act = _activation(config["activation"])
     rec_act = _activation(config["recurrent_activation"])
-    kernel, recurrent = cell.kernel, cell.recurrent_kernel
     is_gru = "reset_after" in config
     reset_after = bool(config.get("reset_after", False))
-    use_bias = config.get("use_bias", True)
 
-    input_bias = recurrent_bias = None
-    if use_bias:
-        if is_gru and reset_after:
-            input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
-        else:
-            input_bias = cell.bias
-    xw = ops.matmul(x2d, kernel)  # all steps' input projections at once: [L, G*units]
-    if input_bias is not None:
-        xw = xw + input_bias
+    reverse = np.arange(length - 1, -1, -1, dtype="int32")
+    x_rev = ops.take(x2d, reverse, axis=0)
+    xw = _stack([_input_projection(x2d, cells[0]), _input_projection(x_rev, cells[1])])
+    mask = _stack([mask_f, ops.take(mask_f, reverse, axis=0)])  # [2, L, 1]
+    recurrent = _stack([c.recurrent_kernel for c in cells])
+    recurrent_bias = None
+    if is_gru and reset_after and config.get("use_bias", True):
+        recurrent_bias = ops.reshape(_stack([c.bias[1] for c in cells]), (2, 1, -1))
+    x_steps = ops.split(xw, length, axis=1) if length > 1 else [xw]   # each [2, 1, G*units]
+    m_steps = ops.split(mask, length, axis=1) if length > 1 else [mask]
 
-    h = ops.zeros((1, units), dtype=x2d.dtype)
-    c = ops.zeros((1, units), dtype=x2d.dtype) if not is_gru else None
-    outputs = [None] * length
-    steps = range(length - 1, -1, -1) if reverse else range(length)
-    for t in steps:
-        x_t = xw[t:t + 1]
-        m = mask_f[t:t + 1]
+    h = ops.zeros((2, 1, units), dtype=x2d.dtype)
+    c = ops.zeros((2, 1, units), dtype=x2d.dtype) if not is_gru else None
+    outputs = []
+    for x_t, m in zip(x_steps, m_steps):
         if not is_gru:
             z = x_t + ops.matmul(h, recurrent)
             i, f, g, o = ops.split(z, 4, axis=-1)
             c_new = rec_act(f) * c + rec_act(i) * act(g)
             h_new = rec_act(o) * act(c_new)
-            c = c + m * (c_new - c)
+            c = c_new * m
         else:
             x_z, x_r, x_h = ops.split(x_t, 3, axis=-1)
             if reset_after:
@@ -103,15 +125,18 @@ def _rnn_direction(x2d, mask_f, cell, length, reverse):
                 r = rec_act(x_r + r_r)
                 hh = act(x_h + r * r_h)
             else:
-                r_zr = ops.matmul(h, recurrent[:, : 2 * units])
-                r_z, r_r = ops.split(r_zr, 2, axis=-1)
+                r_z, r_r = ops.split(ops.matmul(h, recurrent[:, :, : 2 * units]), 2, axis=-1)
                 z = rec_act(x_z + r_z)
                 r = rec_act(x_r + r_r)
-                hh = act(x_h + ops.matmul(r * h, recurrent[:, 2 * units:]))
+                hh = act(x_h + ops.matmul(r * h, recurrent[:, :, 2 * units:]))
             h_new = z * h + (1.0 - z) * hh
-        h = h + m * (h_new - h)
-        outputs[t] = h
-    return ops.concatenate(outputs, axis=0) if length > 1 else outputs[0]
+        h = h_new * m
+        outputs.append(h)
+    states = ops.concatenate(outputs, axis=1) if length > 1 else outputs[0]  # [2, L, units]
+    forward, backward_reversed = ops.split(states, 2, axis=0)
+    forward = ops.reshape(forward, (length, units))
+    backward = ops.take(ops.reshape(backward_reversed, (length, units)), reverse, axis=0)
+    return ops.concatenate([forward, backward], axis=-1)
 
 
 def unrolled_birnn(encoder, x, mask, length):
@@ -122,9 +147,8 @@ def unrolled_birnn(encoder, x, mask, length):
             raise ExportError(f"encoder layer {bi.name}: merge_mode {bi.merge_mode!r} "
                               "is not supported by the export (only 'concat')")
         x2d = ops.reshape(x, (length, x.shape[-1]))
-        fwd = _rnn_direction(x2d, mask_f, bi.forward_layer.cell, length, reverse=False)
-        bwd = _rnn_direction(x2d, mask_f, bi.backward_layer.cell, length, reverse=True)
-        y = ops.reshape(ops.concatenate([fwd, bwd], axis=-1), (1, length, -1))
+        cells = (bi.forward_layer.cell, bi.backward_layer.cell)
+        y = ops.reshape(_bidirectional_layer(x2d, mask_f, cells, length), (1, length, -1))
         x = encoder.highway_mix(i, x, y)
     return x
 

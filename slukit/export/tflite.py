@@ -3,7 +3,7 @@ plus a metadata JSON, checked for builtin-only ops, LiteRT GPU pitfalls and pari
 
 What `export_tflite("runs/quickstart", "export/quickstart.tflite")` writes:
 
-    export/quickstart.tflite   signatures L16, L32, L48: word_ids int32 [L] and/or
+    export/quickstart.tflite   signatures L8 ... L48: word_ids int32 [L] and/or
                                char_ids int32 [L, max_word_chars] -> intent [I], slots [L, K]
     export/quickstart.json     text rules, vocabularies and labels inline, signatures,
                                input/output names, GPU findings, parity (slukit.lite.metadata)
@@ -11,7 +11,7 @@ What `export_tflite("runs/quickstart", "export/quickstart.tflite")` writes:
 How:
     1. `InferenceGraph` (slukit.export.graph) rebuilds the forward pass for one
        utterance of each fixed length from the trained layers and weights; the
-       BiRNN encoders are unrolled with state-carry masking.
+       BiRNN encoders are unrolled, both directions batched in one step.
     2. A Keras `ExportArchive` (what `model.export(format="tf_saved_model")` uses)
        writes a SavedModel with one endpoint per length, which keeps the weights
        (FACTS: `tf.saved_model.save` of a tf.Module holding the model lost them).
@@ -43,7 +43,22 @@ from slukit.export.errors import ExportError
 from slukit.lite.metadata import FORMAT, FORMAT_VERSION, LONG_INPUTS, metadata_path
 
 QUANTIZE = ("none", "float16", "dynamic")
-DEFAULT_LENGTHS = (16, 32, 48)
+#: Signature lengths below the longest: short utterances run on a short unrolled graph
+#: (an unrolled BiRNN pays for every padded step; ATIS's median utterance has 10 tokens).
+LENGTH_LADDER = (8, 12, 16, 32)
+DEFAULT_LENGTHS = (8, 12, 16, 32, 48)
+
+
+def default_lengths(longest):
+    """The export's fixed lengths for utterances of up to `longest` tokens.
+
+    Example:
+        >>> default_lengths(48)
+        [8, 12, 16, 32, 48]
+        >>> default_lengths(24)
+        [8, 12, 16, 24]
+    """
+    return sorted({n for n in LENGTH_LADDER if n < longest} | {longest})
 
 #: fp32 exports whose probabilities differ from Keras by more than this fail.
 FP32_TOLERANCE = 1e-3
@@ -199,12 +214,14 @@ def parity_sample(bundle, texts=None, limit=200, seed=0):
     if texts is not None:
         return [[s[0] for s in bundle.preprocessor.tokenize(t)] for t in texts], "given texts"
     try:
+        from itertools import islice
+
         from slukit.data.load import load_splits
 
-        splits = load_splits(bundle.recipe)
+        splits = load_splits(bundle.recipe, stream=True)  # a large train file is not loaded
         for split in ("test", "valid", "train"):
             if splits.get(split):
-                return [list(ex.tokens) for ex in splits[split][:limit]], f"{split} split"
+                return [list(ex.tokens) for ex in islice(splits[split], limit)], f"{split} split"
     except Exception:  # data moved or unreadable: fall back to random words
         pass
     pre = bundle.preprocessor

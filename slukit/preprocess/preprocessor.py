@@ -22,6 +22,7 @@ Example:
     [3, 2, 1]
 """
 
+import collections
 import json
 import unicodedata
 from pathlib import Path
@@ -55,6 +56,56 @@ def whitespace_tokens(text):
     return tokens
 
 
+class ExampleCounts:
+    """What fitting a preprocessor needs from the training examples, counted in one pass.
+
+    `tokens` counts the raw tokens (they are normalised when the preprocessor
+    is fitted, so one count serves any `lowercase` setting), `intents` and
+    `tags` the labels, and `lengths` the utterances of each token count (the
+    bucketed batches of an epoch follow from it). Memory grows with the number
+    of distinct tokens and labels, not with the number of examples.
+
+    Example:
+        >>> from slukit.data.example import Example
+        >>> counts = ExampleCounts.of([Example(["play", "Jazz"], ["O", "B-genre"], "PlayMusic")])
+        >>> counts.utterances, counts.max_tokens, dict(counts.intents)
+        (1, 2, {'PlayMusic': 1})
+        >>> SLUPreprocessor.fit(counts).words.tokens
+        ['<pad>', '<unk>', 'jazz', 'play']
+    """
+
+    def __init__(self):
+        self.tokens = collections.Counter()
+        self.intents = collections.Counter()
+        self.tags = collections.Counter()
+        self.lengths = collections.Counter()
+
+    @classmethod
+    def of(cls, examples):
+        """The counts of `examples` (any iterable of `Example`, read once)."""
+        counts = cls()
+        for example in examples:
+            counts.add(example)
+        return counts
+
+    def add(self, example):
+        """Counts one example."""
+        self.tokens.update(example.tokens)
+        self.intents[example.intent] += 1
+        self.tags.update(example.tags)
+        self.lengths[len(example.tokens)] += 1
+
+    @property
+    def utterances(self):
+        """How many examples were counted."""
+        return sum(self.lengths.values())
+
+    @property
+    def max_tokens(self):
+        """The token count of the longest example (0 when none)."""
+        return max(self.lengths, default=0)
+
+
 class SLUPreprocessor:
     """Vocabularies, label maps and text rules of one joint SLU model.
 
@@ -85,19 +136,32 @@ class SLUPreprocessor:
     @classmethod
     def fit(cls, examples, embeddings=("word", "char"), lowercase=True,
             min_word_count=1, max_word_chars=20, slot_decoding="argmax"):
-        """Builds vocabularies and label maps from training examples only."""
+        """Builds vocabularies and label maps from training examples only.
+
+        Args:
+            examples: the training `Example`s, as any iterable (read once and
+                not kept: a generator over a file larger than memory will do),
+                or an `ExampleCounts` already counted from them.
+
+        The other arguments are the constructor's and the model's settings
+        (`embeddings` chooses which of words and chars get a vocabulary).
+        """
+        counts = examples if isinstance(examples, ExampleCounts) else ExampleCounts.of(examples)
         pre = cls(None, None, None, None, lowercase=lowercase, max_word_chars=max_word_chars,
                   slot_decoding=slot_decoding)
-        norm = [pre.normalize(t) for ex in examples for t in ex.tokens]
+        norm = collections.Counter()
+        for token, n in counts.tokens.items():
+            norm[pre.normalize(token)] += n
         if "word" in embeddings:
-            pre.words = Vocabulary.build(norm, min_count=min_word_count)
+            pre.words = Vocabulary.from_counts(norm, min_count=min_word_count)
         if "char" in embeddings:
-            pre.chars = Vocabulary.build(
-                (c for t in norm for c in t[:max_word_chars]), min_count=1
-            )
-        pre.intents = Vocabulary.build((ex.intent for ex in examples), specials=(), unk=None)
-        tags = Vocabulary.build((t for ex in examples for t in ex.tags), specials=(PAD, "O"), unk=None)
-        pre.tags = tags
+            chars = collections.Counter()
+            for token, n in norm.items():
+                for c in token[:max_word_chars]:
+                    chars[c] += n
+            pre.chars = Vocabulary.from_counts(chars, min_count=1)
+        pre.intents = Vocabulary.from_counts(counts.intents, specials=(), unk=None)
+        pre.tags = Vocabulary.from_counts(counts.tags, specials=(PAD, "O"), unk=None)
         return pre
 
     # --- text -> ids --------------------------------------------------------------
@@ -286,7 +350,15 @@ def bio_transitions(tags):
 
 
 def viterbi(log_probs, start, step):
-    """The best path through `[T, K]` log probabilities under allowed transitions."""
+    """The best path through `[T, K]` log probabilities under allowed transitions.
+
+    When the per-token argmax is itself an allowed path it is the best one (no
+    path scores more), and it is returned without the dynamic programme; that
+    is the common case and keeps on-device decoding cheap.
+    """
+    greedy = np.argmax(log_probs, axis=-1)
+    if start[greedy[0]] and bool(np.all(step[greedy[:-1], greedy[1:]])):
+        return greedy.tolist()
     neg = -1e9
     score = np.where(start, log_probs[0], neg)
     back = np.zeros(log_probs.shape, dtype=np.int64)

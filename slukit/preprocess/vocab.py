@@ -42,7 +42,16 @@ class Vocabulary:
         Tokens are ordered by decreasing count, then alphabetically, so the
         result does not depend on the order of the data.
         """
-        counts = collections.Counter(items)
+        return cls.from_counts(collections.Counter(items), specials, min_count, unk)
+
+    @classmethod
+    def from_counts(cls, counts, specials=(PAD, UNK), min_count=1, unk=UNK):
+        """Like `build`, from `{token: count}` already counted.
+
+        Example:
+            >>> Vocabulary.from_counts({"b": 1, "a": 2}, specials=()).tokens
+            ['a', 'b']
+        """
         kept = [t for t, n in counts.items() if n >= min_count and t not in specials]
         kept.sort(key=lambda t: (-counts[t], t))
         return cls(list(specials) + kept, unk=unk if unk in specials else None)

@@ -31,7 +31,8 @@ BUILTIN_DATA = ("demo-en", "demo-de")
 FORMATS = ("seqin", "tsv", "jsonl", "massive")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 MONITORS = ("joint", "intent_accuracy", "slot_f1", "sentence_accuracy")
-TYPES = ("str", "int", "float", "bool", "path", "choice", "list_of_choice", "section")
+TUNERS = ("random", "bayesian", "hyperband")
+TYPES = ("str", "int", "float", "bool", "path", "choice", "list_of_choice", "section", "search_space")
 
 
 class _Required:
@@ -52,7 +53,8 @@ class Field:
         type: one of `TYPES`. `path` is a string naming a file or folder;
             `choice` is one string out of `choices`; `list_of_choice` is a
             non-empty list of distinct strings out of `choices`; `section` is
-            a mapping whose keys are `fields`.
+            a mapping whose keys are `fields`; `search_space` maps dotted
+            `model.`/`train.` keys to search specs (`tune.space`).
         default: the value used when the recipe leaves the key out, or
             `REQUIRED`. Lists are given as tuples (fields are immutable).
         doc: one or two sentences for the reference docs and error messages.
@@ -100,8 +102,8 @@ class Field:
         """The allowed strings of a `choice` or `list_of_choice` field.
 
         Example:
-            >>> SCHEMA["model"].fields["encoder"].allowed()
-            ('bilstm',)
+            >>> SCHEMA["model"].fields["encoder"].allowed()[:2]
+            ('bilstm', 'gru')
         """
         return tuple(self.choices() if callable(self.choices) else self.choices)
 
@@ -173,6 +175,20 @@ _DATA = _section(
         "choice", choices=("fail", "skip"), default="fail",
         doc="What to do with malformed data lines: fail (list them all and "
             "stop) or skip (drop them with a warning).",
+    ),
+    stream=Field(
+        "choice", choices=("auto", "true", "false"), default="auto",
+        doc="Stream the training data from its file at every epoch instead of holding it in "
+            "memory, for training sets larger than memory (any format). auto streams training "
+            "data larger than 200 MB (not with code_switch), true always, false never. One "
+            "pass over the file checks every line and builds the vocabularies before training "
+            "starts; valid and test stay in memory.",
+    ),
+    shuffle_buffer=Field(
+        "int", default=20000, min=1,
+        doc="When the training data is streamed: the examples of each epoch are shuffled "
+            "within a window of this many (more shuffles better and takes more memory); "
+            "shuffle a file sorted by label once before training on it.",
     ),
     code_switch=_section(
         "Code-switching augmentation of the training data (CoSDA-ML): some words of some "
@@ -251,7 +267,9 @@ _EARLY_STOPPING = _section(
 _TRAIN = _section(
     "How the model is trained.",
     epochs=Field("int", default=30, min=1, doc="Maximum number of passes over the training data."),
-    batch_size=Field("int", default=32, min=1, doc="Utterances per training step."),
+    batch_size=Field("int", default=32, min=1,
+                     doc="Utterances per training step: the global batch, shared out among "
+                         "the replicas when train.distribute spreads training."),
     optimizer=Field("choice", choices=OPTIMIZERS, default="adam", doc="The optimizer."),
     learning_rate=Field("float", default=0.001, min=0, exclusive_min=True,
                         doc="The optimizer's learning rate."),
@@ -273,6 +291,16 @@ _TRAIN = _section(
         "bool", default=False,
         doc="Compile training steps with XLA. On CPUs with bucketed batches XLA compiles one "
             "program per bucket length and was slower here; on a JAX GPU run, Keras compiles anyway.",
+    ),
+    distribute=Field(
+        "choice", choices=("default", "mirrored", "multi_worker"), default="default",
+        doc="Where training runs (TensorFlow backend only for mirrored and multi_worker): default "
+            "(one device); mirrored (tf.distribute.MirroredStrategy: every GPU of this machine, "
+            "or its CPU); multi_worker (tf.distribute.MultiWorkerMirroredStrategy: the machines "
+            "named in the TF_CONFIG environment variable, each with its GPUs; start the same "
+            "command on each). train.batch_size stays the global batch, split evenly over the "
+            "replicas (it must be a multiple of their number). Only the chief (TF_CONFIG's chief, "
+            "else worker 0) writes the model directory and checkpoints. See docs/scaling.md.",
     ),
 )
 
@@ -319,6 +347,49 @@ _TRANSFER = _section(
                         doc="Fine-tuning learning rate. null: train.learning_rate."),
 )
 
+_TUNE = _section(
+    "Hyper-parameter search with `slukit tune`: the recipe keys to search over, the tuner and the "
+    "score it maximises. The rest of the recipe is the starting point; `slukit train` ignores "
+    "this section.",
+    nullable=True,
+    tuner=Field("choice", choices=TUNERS, default="random",
+                doc="The keras-tuner search: random (independent samples), bayesian (a Gaussian "
+                    "process proposes each trial from the scores so far; needs scikit-learn) or "
+                    "hyperband (many short trials, the best continued for longer)."),
+    objective=Field(
+        "choice", choices=MONITORS, default="joint",
+        doc="The validation score that trials are ranked by, at each trial's best epoch (early "
+            "stopping watches it too). joint is the plain mean of intent accuracy and slot F1, "
+            "so the two goals are combined into one number before any tuner sees them."),
+    max_trials=Field("int", default=20, min=1,
+                     doc="Trials in all, those of earlier runs into the same output included: "
+                         "rerun with a larger value to extend a finished search. Hyperband may "
+                         "stop sooner, when its brackets are done."),
+    max_epochs=Field("int", nullable=True, default=None, min=1,
+                     doc="Epochs per trial (early stopping may end a trial sooner); for "
+                         "hyperband, the most epochs one configuration trains. null: train.epochs."),
+    factor=Field("int", default=3, min=2,
+                 doc="Hyperband's reduction factor: each round keeps about 1/factor of the "
+                     "configurations and trains them factor times longer."),
+    initial_trials=Field("int", nullable=True, default=None, min=1,
+                         doc="Bayesian: the random trials before the Gaussian process proposes "
+                             "any. null: keras-tuner's 3 per searched key (so with fewer trials "
+                             "in all, the search stays random)."),
+    executions_per_trial=Field("int", default=1, min=1,
+                               doc="Trainings per configuration (seeds train.seed, +1, ...); the "
+                                   "trial's score is their mean. More is steadier and slower."),
+    seed=Field("int", nullable=True, default=None, min=0,
+               doc="Seed of the tuner's sampling. null: train.seed."),
+    space=Field(
+        "search_space", default=REQUIRED,
+        doc="What to search: a mapping from dotted model. or train. keys to a spec, "
+            "{choice: [v1, v2, ...]} (each value as the key itself takes), {int: [lo, hi]} with "
+            "an optional step, or {float: [lo, hi]} with an optional step or log: true (sample "
+            "evenly on a log scale). Bounds are included. Keys left out keep the recipe's value; "
+            "a key set to null is not searched.",
+    ),
+)
+
 SCHEMA: dict[str, Field] = {
     "name": Field("str", default=REQUIRED, doc="The run's name; outputs go to runs/<name> by default."),
     "data": _DATA,
@@ -326,6 +397,7 @@ SCHEMA: dict[str, Field] = {
     "train": _TRAIN,
     "source": _SOURCE,
     "transfer": _TRANSFER,
+    "tune": _TUNE,
     "output": Field("path", nullable=True, default=None,
                     doc="Where the trained model and reports are written. null: runs/<name>."),
 }

@@ -49,3 +49,49 @@ def confused_intents(gold_intents, pred_intents, top=10):
     """The most frequent `(gold, predicted, count)` intent errors."""
     errors = collections.Counter((g, p) for g, p in zip(gold_intents, pred_intents) if g != p)
     return [{"gold": g, "predicted": p, "count": c} for (g, p), c in errors.most_common(top)]
+
+
+def word_level_tags(tags):
+    """BIO tags as MASSIVE's evaluation sees them: each word keeps only its slot
+    type, and a run of words with the same type becomes one span again.
+
+    MASSIVE's models predict one slot type per word (`Other` outside slots), and
+    its scorer turns those back into BIO by merging equal neighbours before
+    seqeval. Two adjacent slots of the same type therefore count as one span.
+
+    Example:
+        >>> word_level_tags(["B-date", "B-date", "O", "I-time"])
+        ['B-date', 'I-date', 'O', 'B-time']
+    """
+    out, previous = [], None
+    for tag in tags:
+        kind = tag.partition("-")[2] if tag != "O" else None
+        if kind is None:
+            out.append("O")
+        elif kind == previous:
+            out.append("I-" + kind)
+        else:
+            out.append("B-" + kind)
+        previous = kind
+    return out
+
+
+def massive_metrics(gold_intents, gold_tags, pred_intents, pred_tags):
+    """Slot F1 and exact match computed as MASSIVE's published scorer does
+    (word-level slot types merged into spans, then seqeval micro F1), next to
+    `slu_metrics`'s BIO span F1 on the same predictions.
+
+    Example:
+        >>> m = massive_metrics(["a"], [["B-date", "B-date"]], ["a"], [["B-date", "I-date"]])
+        >>> m["slot_f1"], m["exact_match"]
+        (1.0, 1.0)
+    """
+    from seqeval.metrics import f1_score
+
+    gold = [word_level_tags(t) for t in gold_tags]
+    pred = [word_level_tags(t) for t in pred_tags]
+    n = len(gold)
+    exact = sum(gi == pi and g == p
+                for gi, pi, g, p in zip(gold_intents, pred_intents, gold, pred))
+    return {"slot_f1": float(f1_score(gold, pred, zero_division=0)) if n else 0.0,
+            "exact_match": exact / n if n else 0.0}

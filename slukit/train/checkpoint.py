@@ -1,0 +1,258 @@
+"""Per-epoch checkpoints, so that `slukit train RECIPE --resume` continues an interrupted run.
+
+A checkpoint lives beside the model directory it will become, at
+`<output>.checkpoint/` (`runs/atis` -> `runs/atis.checkpoint/`). It holds no
+`model.keras` or `metadata.json`, so it is never taken for a model directory,
+and it is deleted once the model directory has been written.
+
+Layout:
+    epoch-0004/          the state after 4 epochs (after an early stop within a
+                         transfer phase: the first epoch of the next phase)
+        variables.npz    the model's variables (weights and the dropout seed
+                         state) and the optimizer's (step count, moments)
+        best.npz         the best epoch's weights so far (with validation data)
+        state.json       next epoch, epochs run, training seconds, the
+                         validation monitor (best score, best epoch, its
+                         metrics) and the resolved recipe; written last
+
+Each epoch's checkpoint is written under a temporary name and renamed into
+place; older ones are removed after that, so a run killed at any moment leaves
+the last complete checkpoint (the highest `epoch-N` with a `state.json`).
+
+What resuming restores: weights, optimizer state, dropout seeds, the epoch
+(the training batches of an epoch depend only on the seed and the epoch
+number, see `slukit.data.batching.make_pydataset`), the early-stopping state
+and the best weights. A resumed run therefore continues as the interrupted run
+would have. Only the chief of a distributed run writes checkpoints and reads
+them; it sends the restored state to the other workers.
+
+Example:
+    >>> checkpoint_path("runs/atis").as_posix()
+    'runs/atis.checkpoint'
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from slukit.errors import RecipeError, SlukitError
+
+SUFFIX = ".checkpoint"
+STATE_FILE = "state.json"
+#: Recipe keys that may differ between a checkpoint and the run that resumes it.
+MAY_DIFFER = ("output", "train.distribute")
+
+
+def checkpoint_path(output):
+    """The checkpoint location of the model directory `output`."""
+    output = Path(output)
+    return output.parent / f"{output.name}{SUFFIX}"
+
+
+def _plain(value):
+    """`value` as JSON would give it back (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
+def recipe_differences(saved, current, prefix=""):
+    """Dotted keys whose values differ between two resolved recipes, `MAY_DIFFER` aside.
+
+    Example:
+        >>> recipe_differences({"train": {"epochs": 3, "seed": 0}}, {"train": {"epochs": 5, "seed": 0}})
+        ['train.epochs: 3 in the checkpoint, 5 now']
+    """
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        dotted = prefix + key
+        a, b = saved.get(key), current.get(key)
+        if dotted in MAY_DIFFER:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += recipe_differences(a, b, dotted + ".")
+        elif a != b:
+            out.append(f"{dotted}: {json.dumps(a)} in the checkpoint, {json.dumps(b)} now")
+    return out
+
+
+class Checkpoint:
+    """The checkpoint of one training run's model directory.
+
+    Args:
+        output: the model directory the run writes.
+        recipe: the run's resolved recipe (saved with each checkpoint and
+            compared on resume).
+        enabled: False on the workers of a distributed run that are not the
+            chief: they read and write nothing.
+    """
+
+    def __init__(self, output, recipe, enabled=True):
+        self.path = checkpoint_path(output)
+        self.recipe = _plain(recipe)
+        self.enabled = enabled
+        self.state = None  # the state resumed from
+
+    @property
+    def next_epoch(self):
+        """The epoch training continues at (0 for a fresh start)."""
+        return self.state["next_epoch"] if self.state else 0
+
+    def latest(self):
+        """The newest complete checkpoint folder, or None."""
+        if not self.path.is_dir():
+            return None
+        done = [p for p in self.path.glob("epoch-*") if (p / STATE_FILE).is_file()]
+        return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+    def prepare(self, resume, reporter):
+        """Before training: loads the checkpoint to resume from (`resume`), or
+        removes one left by an interrupted run (a fresh start replaces it).
+
+        Raises:
+            RecipeError: `resume` and the checkpoint was made from another recipe.
+        """
+        if not self.enabled:
+            return
+        if self.path.exists() and not self._looks_like_checkpoint():
+            raise SlukitError(f"{self.path}: exists and is not a slukit checkpoint; move it away "
+                              f"(slukit keeps the checkpoint of OUTPUT in OUTPUT{SUFFIX})")
+        latest = self.latest()
+        if not resume:
+            if latest is not None:
+                done = json.loads((latest / STATE_FILE).read_text(encoding="utf-8"))["next_epoch"]
+                reporter.warn(f"{self.path} holds the checkpoint of an interrupted run ({done} "
+                              f"epochs done); starting afresh and removing it (`slukit train "
+                              f"RECIPE --resume` would have continued it)")
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        if latest is None:
+            reporter.warn(f"--resume: no checkpoint in {self.path}, so training starts at epoch 1")
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        state = json.loads((latest / STATE_FILE).read_text(encoding="utf-8"))
+        differences = recipe_differences(state["recipe"], self.recipe)
+        if differences:
+            raise RecipeError(differences, header=(
+                f"--resume: {self.path} was made from a different recipe; resume with the "
+                f"recipe (and --set overrides) it was made from, or train without --resume to "
+                f"start afresh:"))
+        self.state = state
+        self.folder = latest
+        reporter.info(f"resuming from {latest}: {state['next_epoch']} of "
+                      f"{self.recipe['train']['epochs']} epochs done")
+
+    def restore(self, model, monitor=None, optimizer=True):
+        """Loads the resumed state into `model` and `monitor`; with `optimizer`,
+        the optimizer's too (it must be built)."""
+        if not self.state:
+            return
+        with np.load(self.folder / "variables.npz") as arrays:
+            parts = [("m", list(model.variables))]
+            if optimizer:
+                parts.append(("o", list(model.optimizer.variables)))
+            for prefix, targets in parts:
+                saved = sorted((f for f in arrays.files if f.startswith(prefix)),
+                               key=lambda f: int(f[1:]))
+                if len(saved) != len(targets) or any(
+                        arrays[f].shape != tuple(v.shape) for f, v in zip(saved, targets)):
+                    raise SlukitError(f"{self.folder}: the checkpoint does not fit this model "
+                                      f"(its variables differ); train without --resume to start "
+                                      f"afresh")
+                for f, v in zip(saved, targets):
+                    v.assign(arrays[f])
+        if monitor is not None and self.state.get("monitor"):
+            saved = self.state["monitor"]
+            monitor.best, monitor.best_epoch = saved["best"], saved["best_epoch"]
+            monitor.best_metrics = saved["best_metrics"]
+            best = self.folder / "best.npz"
+            if best.is_file():
+                with np.load(best) as weights:
+                    monitor.best_weights = [weights[f"w{i}"] for i in range(len(weights.files))]
+
+    def save(self, model, monitor, next_epoch, epochs_run, train_seconds):
+        """Writes the state after an epoch (see the module doc), replacing older ones."""
+        if not self.enabled:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{next_epoch:04d}"
+        tmp = self.path / f".{name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        optimizer = model.optimizer.variables if model.optimizer is not None else []
+        np.savez(tmp / "variables.npz",
+                 **{f"m{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)},
+                 **{f"o{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(optimizer)})
+        monitor_state = None
+        if monitor is not None:
+            monitor_state = {"best": monitor.best, "best_epoch": monitor.best_epoch,
+                             "best_metrics": monitor.best_metrics}
+            if monitor.best_weights is not None:
+                np.savez(tmp / "best.npz", **{f"w{i}": w for i, w in enumerate(monitor.best_weights)})
+        state = {"next_epoch": next_epoch, "epochs_run": epochs_run,
+                 "train_seconds": round(train_seconds, 2), "monitor": monitor_state,
+                 "recipe": self.recipe}
+        (tmp / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        target = self.path / name
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        for old in self.path.iterdir():
+            if old != target:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+    def remove(self):
+        """Deletes the checkpoint (the model directory has been written)."""
+        if self.enabled:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def interrupted(self, reporter):
+        """After Ctrl-C: a checkpoint this run started is removed (a stopped run
+        leaves nothing behind); one it resumed from is kept, updated."""
+        if not self.enabled:
+            return
+        if self.state is None:
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif self.latest() is not None:
+            reporter.warn(f"the checkpoint in {self.path} is kept; `slukit train RECIPE --resume` "
+                          f"continues from it")
+
+    def _looks_like_checkpoint(self):
+        return self.path.is_dir() and all(p.name.startswith(("epoch-", ".epoch-"))
+                                          for p in self.path.iterdir())
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+    """Writes a checkpoint after every epoch. Runs after the validation monitor,
+    so the checkpoint holds that epoch's early-stopping state.
+
+    Args:
+        checkpoint: a `Checkpoint`.
+        monitor: the `ValidationMonitor`, or None.
+        epochs_run: epochs the interrupted run had trained (a resumed run).
+        seconds: its training seconds.
+    """
+
+    def __init__(self, checkpoint, monitor=None, epochs_run=0, seconds=0.0):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.monitor = monitor
+        self.epochs_run = epochs_run
+        self.seconds = seconds
+        self.phase_end = None  # the epoch the current model.fit stops at
+        self.started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        self.epochs_run += 1
+        self.seconds += time.perf_counter() - self.started
+        # An early stop ends the phase: training goes on at the next phase's first epoch.
+        next_epoch = self.phase_end if self.model.stop_training else epoch + 1
+        self.checkpoint.save(self.model, self.monitor, next_epoch, self.epochs_run, self.seconds)
