@@ -40,7 +40,7 @@ def fraction_indices(n, fraction, seed):
     return sorted(random.Random(seed).sample(range(n), k))
 
 
-def load_splits(recipe, warn=None, stream=False):
+def load_splits(recipe, warn=None, stream=False, info=None):
     """Reads train/valid/test; applies `data.train_fraction` to train only.
 
     Returns `{"train": [...], "valid": [...] or None, "test": [...] or None}`.
@@ -49,7 +49,8 @@ def load_splits(recipe, warn=None, stream=False):
 
     With `stream`, the training split is a `slukit.data.stream.TrainStream`
     when `data.stream` asks for it: scanned (every line checked, the
-    vocabulary counted) but not held in memory.
+    vocabulary counted) but not held in memory. `warn` is told of problems,
+    `info` (or else `warn`) of what code-switching did.
     """
     on_error = recipe["data"].get("on_error", "fail")
     splits = {}
@@ -68,7 +69,7 @@ def load_splits(recipe, warn=None, stream=False):
 
         splits["train"] = apply_code_switch(
             splits["train"], recipe["data"]["code_switch"], recipe["train"].get("seed", 0),
-            lowercase=recipe.get("model", {}).get("lowercase", True), report=warn)
+            lowercase=recipe.get("model", {}).get("lowercase", True), report=info or warn)
     return splits
 
 

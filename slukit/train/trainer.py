@@ -299,7 +299,7 @@ def check_word_vectors(model_cfg, key="model.word_vectors"):
 
 def load_data(recipe, reporter):
     """The recipe's splits, with warnings about labels that train lacks."""
-    splits = load_splits(recipe, warn=reporter.warn, stream=True)
+    splits = load_splits(recipe, warn=reporter.warn, stream=True, info=reporter.info)
     for split in ("valid", "test"):
         unseen = unseen_labels(splits["train"], splits[split] or [], split)
         if unseen:
