@@ -2,8 +2,9 @@
 
 Shell blocks run with bash in a scratch folder holding a copy of `recipes/`;
 `pip install` lines are skipped (the package is installed already) and every
-`slukit train` or `slukit curve` gets `--set train.epochs=1` so the suite stays fast. The
-ATIS tutorial runs on the demo data written in ATIS's layout. Python blocks run with this interpreter in the same folder. A tutorial whose commands
+`slukit train` or `slukit curve` gets `--set train.epochs=1` so the suite stays
+fast. The ATIS tutorial runs on the demo data written in ATIS's layout. Python
+blocks run with this interpreter in the same folder. A tutorial whose commands
 stop working fails here.
 """
 
