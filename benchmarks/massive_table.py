@@ -119,9 +119,10 @@ def markdown(results, command):
     lines += table(groups, fractions, results, ("massive_slot_f1", "massive_exact_match"))
     lines += ["", "Published (MASSIVE paper, de-DE test, intent accuracy / slot F1):", ""]
     lines += [f"- {name}: {i} / {s}" for name, i, s in PUBLISHED]
-    params = {r["parameters"] for r in results}
-    lines += ["", f"slukit models: {', '.join(f'{p:,}' for p in sorted(params))} parameters "
-              f"({', '.join(f'{p * 4 / 2**20:.1f}' for p in sorted(params))} MB of fp32 weights), "
+    low, high = min(r["parameters"] for r in results), max(r["parameters"] for r in results)
+    lines += ["", f"slukit models: {low:,} to {high:,} parameters ({low * 4 / 2**20:.1f} to "
+              f"{high * 4 / 2**20:.1f} MB of fp32 weights; the word vocabulary grows with the "
+              "training data, and code-switched source models hold German words too), "
               "no pretrained weights.", "",
               "Training time (seconds, 2-core CPU machine; runs shared the CPU with other jobs, so "
               "these are upper bounds):", "",
