@@ -140,6 +140,23 @@ def markdown(results, command):
     return "\n".join(lines) + "\n"
 
 
+def write_curve(results, folder):
+    """`massive_en_de_curve.csv` and, with matplotlib, `docs/img/massive_en_de_curve.png`
+    (German only against transfer, as `slukit curve` draws them)."""
+    from slukit.curve import plot, summarize, write_csv
+
+    rows = [{"mode": "target_only" if r["mode"] == "german_only" else "transfer",
+             "fraction": r["fraction"], "seed": r["seed"], "train_utterances": r["train_utterances"],
+             "intent_accuracy": r["intent_accuracy"], "slot_f1": r["slot_f1"],
+             "sentence_accuracy": r["exact_match"]}
+            for r in results if r["mode"] in ("german_only", "transfer")]
+    write_csv(rows, Path(folder) / "massive_en_de_curve.csv")
+    seeds = sorted({r["seed"] for r in rows})
+    plot(summarize(rows), ROOT / "docs" / "img" / "massive_en_de_curve.png",
+         f"MASSIVE en-US → de-DE (de-DE test, seed{'s' if len(seeds) > 1 else ''} "
+         f"{', '.join(map(str, seeds))})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="model directories")
@@ -162,6 +179,7 @@ def main(argv=None):
     out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     command = "python benchmarks/massive_table.py " + " ".join(sys.argv[1:] if argv is None else argv)
     out.write_text(markdown(results, command), encoding="utf-8")
+    write_curve(results, out.parent)
     print(out.read_text(encoding="utf-8"))
 
 
