@@ -472,6 +472,9 @@ def main(argv=None):
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    from slukit import interrupt
+
+    interrupt.install()
     try:
         return args.run(args)
     except SlukitError as err:

@@ -195,3 +195,15 @@ def test_a_foreign_folder_in_the_checkpoint_place_is_left_alone(recipe, tmp_path
     with pytest.raises(SlukitError, match="not a slukit checkpoint"):
         Checkpoint(tmp_path / "out", recipe).prepare(resume=False, reporter=messages()[0])
     assert (place / "notes.txt").read_text() == "keep me"
+
+
+def test_a_swallowed_ctrl_c_still_stops_training_before_anything_is_written(recipe, tmp_path):
+    from slukit import interrupt
+
+    interrupt.requested.set()  # as if a KeyboardInterrupt had been raised and lost in a finaliser
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_recipe(recipe, output=tmp_path / "out", reporter=Reporter(quiet=True))
+    finally:
+        interrupt.requested.clear()
+    assert not (tmp_path / "out").exists()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import keras
 
+from slukit import interrupt
+
 from slukit.data.batching import EncodedData, make_pydataset
 from slukit.data.load import load_splits, unseen_labels
 from slukit.data.stream import TrainStream, make_stream_pydataset
@@ -183,6 +185,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
                                     stopping["patience"], distribution=distribution)
         callbacks.append(monitor)
     callbacks.append(reporter.epoch_callback(epochs, steps))
+    callbacks.append(InterruptCheck())
     callbacks.extend(extra_callbacks)
     resumed = (checkpoint.state if checkpoint is not None else None) or {}
     saver = None
@@ -320,8 +323,19 @@ def score_splits(model, preprocessor, splits):
             for split in ("valid", "test") if splits[split]}
 
 
+class InterruptCheck(keras.callbacks.Callback):
+    """Raises a Ctrl-C that a guarded callback swallowed (see `slukit.interrupt`)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        interrupt.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupt.check()
+
+
 def save_run(output, recipe, model, preprocessor, metrics, meta, reporter):
     """Writes the model directory atomically (see `slukit.train.artifact`)."""
+    interrupt.check()
     from slukit.recipe.load import dump_recipe
     from slukit.train.artifact import write_json, write_model_dir
 
