@@ -41,10 +41,9 @@ def main(argv=None):
     if args.lengths:
         lengths = [int(x) for x in args.lengths.split(",")]
     else:
-        from slukit.export.tflite import default_lengths
+        from slukit.export.tflite import default_lengths, training_length
 
-        meta = json.loads((Path(args.model_dir) / "metadata.json").read_text(encoding="utf-8"))
-        lengths = default_lengths(-(-max(meta.get("max_train_tokens") or 48, 1) // 8) * 8)
+        lengths = default_lengths(training_length(args.model_dir))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for quantize in ("none", "float16", "dynamic"):

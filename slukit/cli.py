@@ -287,14 +287,11 @@ def export_lengths(args, model_dir):
             return sorted({int(x) for x in args.lengths.split(",") if x.strip()})
         except ValueError:
             raise SlukitError(f"--lengths: expected integers separated by commas, got {args.lengths!r}") from None
-    longest = args.max_length
-    if longest is None:
-        meta = json.loads((Path(model_dir) / "metadata.json").read_text(encoding="utf-8"))
-        longest = -(-max(meta.get("max_train_tokens") or 48, 1) // 8) * 8
+    from slukit.export.tflite import default_lengths, training_length
+
+    longest = args.max_length if args.max_length is not None else training_length(model_dir)
     if longest < 1:
         raise SlukitError(f"--max-length: expected a positive number of tokens, got {longest}")
-    from slukit.export.tflite import default_lengths
-
     return default_lengths(longest)
 
 

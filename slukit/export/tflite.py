@@ -60,6 +60,13 @@ def default_lengths(longest):
     """
     return sorted({n for n in LENGTH_LADDER if n < longest} | {longest})
 
+
+def training_length(model_dir):
+    """The longest training utterance of a model directory, rounded up to a multiple
+    of 8 tokens (48 when its metadata does not say): the largest default length."""
+    meta = json.loads((Path(model_dir) / "metadata.json").read_text(encoding="utf-8"))
+    return -(-max(meta.get("max_train_tokens") or 48, 1) // 8) * 8
+
 #: fp32 exports whose probabilities differ from Keras by more than this fail.
 FP32_TOLERANCE = 1e-3
 
