@@ -287,6 +287,10 @@ _TRAIN = _section(
             "for a sensible number of steps between validations and early-stopping checks."),
     word_dropout=Field("float", default=0.0, min=0, max=1, exclusive_max=True,
                        doc="Probability of replacing a word by UNK during training."),
+    label_smoothing=Field(
+        "float", default=0.0, min=0, max=1, exclusive_max=True,
+        doc="Label smoothing of both losses: the target keeps 1 - e on the true intent or tag "
+            "and spreads e over all of them (0: plain cross-entropy)."),
     jit_compile=Field(
         "bool", default=False,
         doc="Compile training steps with XLA. On CPUs with bucketed batches XLA compiles one "

@@ -25,6 +25,7 @@ from slukit.data.stream import TrainStream, make_stream_pydataset
 from slukit.models.builder import build_model, load_word_vectors
 from slukit.preprocess import SLUPreprocessor
 from slukit.train.inference import evaluate_examples
+from slukit.train.losses import joint_losses
 from slukit.train.progress import Reporter
 
 MONITORS = {
@@ -127,8 +128,7 @@ def make_optimizer(train_cfg, learning_rate=None):
 def compile_model(model, train_cfg, learning_rate=None):
     model.compile(
         optimizer=make_optimizer(train_cfg, learning_rate),
-        loss={"intent": keras.losses.SparseCategoricalCrossentropy(),
-              "slots": keras.losses.SparseCategoricalCrossentropy(ignore_class=0)},
+        loss=joint_losses(train_cfg.get("label_smoothing", 0.0)),
         loss_weights={"intent": train_cfg["intent_loss_weight"],
                       "slots": train_cfg["slot_loss_weight"]},
         jit_compile=train_cfg["jit_compile"],
