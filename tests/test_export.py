@@ -9,6 +9,9 @@ import pytest
 from slukit.errors import ModelDirError
 from slukit.export.errors import ExportError
 
+# One worker builds the module's models once (pytest -n 2 --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("export")
+
 TINY = """\
 name: tiny-export
 data: {builtin: demo-en, train_fraction: 0.2}

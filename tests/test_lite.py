@@ -11,6 +11,9 @@ import pytest
 from slukit.lite import LiteError, LitePredictor, windows
 from slukit.lite.predictor import assign_windows
 
+# One worker builds the module's models once (pytest -n 2 --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("lite")
+
 TINY_WORDS = """\
 name: tiny-lite
 data: {builtin: demo-en, train_fraction: 0.2}
