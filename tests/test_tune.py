@@ -226,6 +226,9 @@ def test_cli_refuses_a_recipe_without_tune_or_with_a_bad_space(tmp_path, capsys)
     no_valid.write_text("name: x\ndata: {train: t.jsonl}\ntune: {space: {model.layers: {int: [1, 2]}}}\n")
     assert main(["tune", str(no_valid)]) == 2
     assert "data.valid: slukit tune ranks trials on validation data" in capsys.readouterr().err
+    path = write(tmp_path, "tune:\n  space:\n    model.layers: {int: [1, 2]}\n")
+    assert main(["tune", str(path), "--set", "train.distribute=multi_worker"]) == 2
+    assert "train.distribute: multi_worker spreads one training" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- a real search
@@ -322,6 +325,27 @@ def test_every_tuner_is_built_from_the_recipe(tmp_path, tiny_data):
             assert tuner.oracle.max_epochs == 4 and tuner.oracle.factor == 2
         if name == "bayesian":
             assert tuner.oracle.num_initial_points == 2
+
+
+def test_a_mirrored_search_builds_and_trains_every_trial_in_the_strategy(tmp_path, tiny_data, monkeypatch):
+    import tensorflow as tf
+
+    from slukit.train.progress import Reporter
+    from slukit.tune import hypermodel
+    from slukit.tune.search import tune_recipe
+
+    _, recipe = tiny_tune_recipe(tmp_path, tiny_data, overrides=[
+        "tune.max_trials=1", "train.distribute=mirrored"])
+    strategies, distributions = [], []
+    real_build, real_fit = hypermodel.build_model, hypermodel.fit
+    monkeypatch.setattr(hypermodel, "build_model", lambda *a, **k: (
+        strategies.append(type(tf.distribute.get_strategy()).__name__), real_build(*a, **k))[1])
+    monkeypatch.setattr(hypermodel, "fit", lambda *a, **k: (
+        distributions.append(k["distribution"].kind), real_fit(*a, **k))[1])
+    result = tune_recipe(recipe, output=tmp_path / "search", reporter=Reporter(quiet=True))
+    assert set(strategies) == {"MirroredStrategy"} and distributions == ["mirrored"]
+    assert result.trials[0]["status"] == "COMPLETED"
+    assert result.best_recipe["train"]["distribute"] == "mirrored"
 
 
 def free_port():

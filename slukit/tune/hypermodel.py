@@ -18,6 +18,7 @@ import keras
 import keras_tuner
 
 from slukit.models.builder import build_model, load_word_vectors
+from slukit.train.distribute import get_distribution
 from slukit.train.progress import Reporter
 from slukit.train.trainer import MONITORS, fit, fit_preprocessor, set_seed
 from slukit.tune.space import apply_values, declare
@@ -57,6 +58,8 @@ class SLUHyperModel(keras_tuner.HyperModel):
         self.keep_checkpoints = True
         #: Which training of the current trial this is (`tune.executions_per_trial`); adds to the seed.
         self.execution = 0
+        #: `train.distribute` (default or mirrored): every trial is built in its scope and trained with it.
+        self.distribution = get_distribution(recipe["train"])
         self._preprocessors = {}
 
     def trial_recipe(self, hp) -> dict:
@@ -75,8 +78,9 @@ class SLUHyperModel(keras_tuner.HyperModel):
         model_cfg, train_cfg = recipe["model"], recipe["train"]
         set_seed(train_cfg["seed"] + self.execution, train_cfg["jit_compile"])
         preprocessor = self.preprocessor(model_cfg)
-        model = build_model(model_cfg, preprocessor)
-        load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
+        with self.distribution.scope():
+            model = build_model(model_cfg, preprocessor)
+            load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
         return model
 
     def fit(self, hp, model, *args, epochs=None, initial_epoch=0, callbacks=(), **kwargs):
@@ -97,7 +101,7 @@ class SLUHyperModel(keras_tuner.HyperModel):
         scores = ObjectiveLogger(tune["objective"])
         info = fit(model, self.preprocessor(recipe["model"]), self.splits["train"],
                    self.splits["valid"], train_cfg, self.reporter,
-                   extra_callbacks=[scores, *callbacks])
+                   extra_callbacks=[scores, *callbacks], distribution=self.distribution)
         self.execution += 1
         if scores.best is None:
             raise keras_tuner.errors.FailedTrialError("the trial trained no epoch")

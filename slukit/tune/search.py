@@ -79,7 +79,8 @@ def default_output(recipe) -> Path:
 
 
 def check_tunable(recipe) -> None:
-    """A recipe can be searched: it has a `tune` section and is no transfer recipe."""
+    """A recipe can be searched: it has a `tune` section, is no transfer recipe, and its
+    `train.distribute` is `default` or `mirrored` (each trial then trains on every local GPU)."""
     if not recipe.get("tune"):
         raise RecipeError(f"{recipe.get('name')}: the recipe has no `tune` section; add one with "
                           "a space, such as tune: {space: {model.units: {int: [64, 256], step: 32}}} "
@@ -89,6 +90,14 @@ def check_tunable(recipe) -> None:
                           "search the target-only recipe, then add `source` to the best recipe")
     if not recipe["data"].get("builtin") and not recipe["data"].get("valid"):
         raise RecipeError("data.valid: slukit tune ranks trials on validation data; the recipe has none")
+    if recipe["train"].get("distribute") == "multi_worker":
+        raise RecipeError("train.distribute: multi_worker spreads one training over several machines; "
+                          "slukit tune spreads a search over machines with keras-tuner's distributed "
+                          "mode instead (a chief and workers, see docs/tuning.md); here use "
+                          "train.distribute: default, or mirrored for every GPU of each machine")
+    if "train.distribute" in recipe["tune"]["space"]:
+        raise RecipeError("tune.space.train.distribute: where training runs is not a hyper-parameter; "
+                          "set train.distribute in the recipe")
     vectors = [("model.word_vectors", recipe["model"].get("word_vectors"))]
     vectors += [("tune.space.model.word_vectors", path)
                 for path in recipe["tune"]["space"].get("model.word_vectors", {}).get("choice", [])]
