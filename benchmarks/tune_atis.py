@@ -82,11 +82,11 @@ def main(argv=None):
     report = {
         "recipe": args.recipe,
         "overrides": args.overrides,
-        "search": {"folder": str(search_dir), "trials": trials,
+        "search": {"folder": shown(search_dir), "trials": trials,
                    "wall_seconds": None if args.from_runs else round(search_seconds, 1)},
         "tune": recipe["tune"],
-        "best_recipe": str(best_path),
-        "best_header": [line for line in best_path.read_text().splitlines() if line.startswith("#")],
+        "best_recipe": shown(best_path),
+        "best_header": [line for line in best_path.read_text().splitlines() if line.startswith("#")][:2],
         "tuned": tuned,
         "baseline": {"name": args.baseline, "runs": baseline},
     }
@@ -110,10 +110,16 @@ def baseline_runs(runs: Path, name: str) -> list:
 def run_summary(folder: Path, seed: int) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text())
     meta = json.loads((folder / "metadata.json").read_text()) if (folder / "metadata.json").exists() else {}
-    return {"seed": seed, "folder": str(folder), "valid": metrics.get("valid", {}),
+    return {"seed": seed, "folder": shown(folder), "valid": metrics.get("valid", {}),
             "test": metrics.get("test", {}), "parameters": meta.get("parameters"),
             "epochs_run": meta.get("epochs_run"), "best_epoch": meta.get("best_epoch"),
             "train_seconds": meta.get("train_seconds")}
+
+
+def shown(path: Path) -> str:
+    """`path` as the report shows it: relative to the repository when inside it (no machine paths)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def read_trials(path: Path) -> list:
