@@ -3,8 +3,10 @@
 Keras's `SparseCategoricalCrossentropy` has no `label_smoothing`; this one does, and like it
 ignores a padding class (slot label 0) so padded positions add nothing to the mean.
 
+Example:
     >>> loss = SmoothedSparseCrossentropy(label_smoothing=0.1, ignore_class=0)
-    >>> model.compile(loss={"slots": loss, ...})
+    >>> # model.compile(loss={"intent": SmoothedSparseCrossentropy(0.1), "slots": loss})
+    >>> # or, as the trainer does: model.compile(loss=joint_losses(0.1))
 """
 
 import keras
