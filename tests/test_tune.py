@@ -229,6 +229,9 @@ def test_cli_refuses_a_recipe_without_tune_or_with_a_bad_space(tmp_path, capsys)
     path = write(tmp_path, "tune:\n  space:\n    model.layers: {int: [1, 2]}\n")
     assert main(["tune", str(path), "--set", "train.distribute=multi_worker"]) == 2
     assert "train.distribute: multi_worker spreads one training" in capsys.readouterr().err
+    path = write(tmp_path, "tune:\n  space:\n    train.distribute: {choice: [default, mirrored]}\n")
+    assert problems(path)[0].startswith(
+        f"{path}:6: tune.space.train.distribute: where training runs is not a hyper-parameter")
 
 
 # ---------------------------------------------------------------- a real search

@@ -780,6 +780,8 @@ def _searchable_problem(name: str) -> str | None:
     if name == "train.epochs":
         return ("the epochs of a trial are set by tune.max_epochs (hyperband chooses its own); "
                 "remove train.epochs from the space")
+    if name == "train.distribute":
+        return "where training runs is not a hyper-parameter; set train.distribute in the recipe"
     return None
 
 

@@ -128,7 +128,7 @@ def make_optimizer(train_cfg, learning_rate=None):
 def compile_model(model, train_cfg, learning_rate=None):
     model.compile(
         optimizer=make_optimizer(train_cfg, learning_rate),
-        loss=joint_losses(train_cfg.get("label_smoothing", 0.0)),
+        loss=joint_losses(train_cfg["label_smoothing"]),
         loss_weights={"intent": train_cfg["intent_loss_weight"],
                       "slots": train_cfg["slot_loss_weight"]},
         jit_compile=train_cfg["jit_compile"],

@@ -95,9 +95,6 @@ def check_tunable(recipe) -> None:
                           "slukit tune spreads a search over machines with keras-tuner's distributed "
                           "mode instead (a chief and workers, see docs/tuning.md); here use "
                           "train.distribute: default, or mirrored for every GPU of each machine")
-    if "train.distribute" in recipe["tune"]["space"]:
-        raise RecipeError("tune.space.train.distribute: where training runs is not a hyper-parameter; "
-                          "set train.distribute in the recipe")
     vectors = [("model.word_vectors", recipe["model"].get("word_vectors"))]
     vectors += [("tune.space.model.word_vectors", path)
                 for path in recipe["tune"]["space"].get("model.word_vectors", {}).get("choice", [])]
