@@ -35,7 +35,7 @@ from slukit.export.errors import ExportError
 KNOWN_LAYERS = {
     "word_ids", "char_ids", "word_embedding", "char_embedding", "embeddings",
     "embedding_dropout", "token_mask", "encoder", "pooling", "head_dropout", "intent",
-    "slots", "intent_to_slot",
+    "slots", "intent_to_slot", "intent_distribution", "slot_crf",
 }
 
 
@@ -206,6 +206,8 @@ class InferenceGraph:
         if self.config.get("intent_to_slot"):
             slot_input = model.get_layer("intent_to_slot")(x, pooled)
         intent = model.get_layer("intent")(pooled)
-        slots = model.get_layer("slots")(slot_input)
+        if self.config.get("intent_distribution_to_slot"):
+            slot_input = model.get_layer("intent_distribution")(slot_input, intent)
+        slots = model.get_layer("slots")(slot_input)  # a CRF adds nothing here: see models/crf.py
         return {"intent": ops.reshape(intent, (-1,)),
                 "slots": ops.reshape(slots, (length, -1))}

@@ -15,7 +15,8 @@ The text rules run in the graph, the same as `SLUPreprocessor`'s:
 per token, `tf.strings.lower(.., encoding="utf-8")` when the rules lower-case,
 word ids from a `tf.lookup.StaticHashTable` (unknown -> 1, `<unk>`), character
 ids from `tf.strings.unicode_split` (first `max_word_chars` characters), and tag
-decoding by argmax or by the same BIO-constrained Viterbi (`slot_decoding`).
+decoding by argmax or by the same Viterbi (`slot_decoding`, learned CRF
+transitions when `model.slot_decoder` is crf).
 The trained Keras model runs as it is (its RNNs keep their fast kernels).
 
 Loading needs the TF.Text ops registered first:
@@ -41,27 +42,16 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from slukit.export.errors import ExportError
 
-NEG = -1e9
 
-
-def _bio_constants(tags):
-    from slukit.preprocess.preprocessor import bio_transitions
-
-    start, step = bio_transitions(tags)
-    return start, step
-
-
-def viterbi_tf(probs, lengths, start, step):
-    """Batched BIO Viterbi in TF, the same arithmetic as `preprocessor.viterbi`.
+def viterbi_tf(probs, lengths, start, step, end):
+    """Batched Viterbi in TF, the same arithmetic as `preprocessor.viterbi`.
 
     Args:
         probs: `[B, T, K]` tag probabilities without `<pad>` (float).
         lengths: `[B]` real tokens per utterance.
-        start, step: numpy bool masks from `bio_transitions`.
+        start, step, end: the float scores of `SLUPreprocessor.decoder()`.
 
     Returns `[B, T]` int32 tag indices (into the K tags).
     """
@@ -69,10 +59,10 @@ def viterbi_tf(probs, lengths, start, step):
 
     log_probs = tf.math.log(tf.maximum(tf.cast(probs, tf.float64), 1e-12))
     num_tags = len(start)
-    penalty = tf.constant(np.where(step, 0.0, NEG), tf.float64)  # [K, K]
+    penalty = tf.constant(step, tf.float64)  # [K, K]
     batch = tf.shape(log_probs)[0]
     length = tf.shape(log_probs)[1]
-    score = tf.where(tf.constant(start)[None, :], log_probs[:, 0], tf.constant(NEG, tf.float64))
+    score = tf.constant(start, tf.float64)[None, :] + log_probs[:, 0]
     identity = tf.tile(tf.range(num_tags, dtype=tf.int32)[None, :], [batch, 1])
     backs = tf.TensorArray(tf.int32, size=length, element_shape=[None, num_tags])
     backs = backs.write(0, identity)
@@ -87,7 +77,8 @@ def viterbi_tf(probs, lengths, start, step):
     _, score, backs = tf.while_loop(lambda t, s, b: t < length, forward,
                                     (tf.constant(1), score, backs))
     backs = backs.stack()  # [T, B, K]
-    last = tf.argmax(score, axis=-1, output_type=tf.int32)  # [B]
+    last = tf.argmax(score + tf.constant(end, tf.float64)[None, :], axis=-1,
+                     output_type=tf.int32)  # [B]
     path = tf.TensorArray(tf.int32, size=length, element_shape=[None])
     path = path.write(length - 1, last)
 
@@ -147,9 +138,7 @@ def build_serving_fn(model, preprocessor, encoder):
 
     intents = tf.constant(preprocessor.intents.tokens)
     tag_names = tf.constant([""] + preprocessor.tags.tokens[1:])
-    bio = preprocessor.slot_decoding == "bio"
-    if bio:
-        start, step = _bio_constants(preprocessor.tags.tokens[1:])
+    scores = preprocessor.decoder()
 
     def serve(text):
         tokens, num_tokens, width, inputs = encoder(text)
@@ -157,8 +146,8 @@ def build_serving_fn(model, preprocessor, encoder):
         intent_probs, slot_probs = out["intent"], out["slots"]
         best = tf.argmax(intent_probs, axis=-1, output_type=tf.int32)
         probs = slot_probs[:, :, 1:]
-        if bio:
-            tag_ids = viterbi_tf(probs, num_tokens, start, step) + 1
+        if scores is not None:
+            tag_ids = viterbi_tf(probs, num_tokens, *scores) + 1
         else:
             tag_ids = tf.argmax(probs, axis=-1, output_type=tf.int32) + 1
         real = tf.sequence_mask(num_tokens, width)

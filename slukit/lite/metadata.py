@@ -99,4 +99,5 @@ def preprocessor_from_metadata(meta):
     return SLUPreprocessor(table("words", UNK), table("chars", UNK), table("intents", None),
                            table("tags", None), lowercase=rules.get("lowercase", True),
                            max_word_chars=rules.get("max_word_chars", 20),
-                           slot_decoding=rules.get("slot_decoding", "argmax"))
+                           slot_decoding=rules.get("slot_decoding", "argmax"),
+                           slot_transitions=rules.get("slot_transitions"))

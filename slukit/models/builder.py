@@ -50,6 +50,8 @@ def build_model(model_section, preprocessor):
         encoder_config={k: cfg[k] for k in ENCODER_KEYS[encoder]},
         dropout=cfg["dropout"],
         intent_to_slot=cfg.get("intent_to_slot", False),
+        intent_distribution_to_slot=cfg.get("intent_distribution_to_slot", False),
+        slot_decoder=cfg.get("slot_decoder", "softmax"),
     )
 
 

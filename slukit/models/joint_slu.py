@@ -14,6 +14,7 @@ Example:
 import keras
 from keras import ops
 
+from slukit.models.crf import SlotCRF
 from slukit.models.embeddings import CharCNNEmbedding, TokenEmbedding
 from slukit.models.encoders import get_encoder
 
@@ -103,6 +104,12 @@ class JointSLU(keras.Model):
         dropout: float. Dropout on embeddings and before each head.
         intent_to_slot: bool. Feed the pooled utterance vector to the slot
             head beside each token's vector.
+        intent_distribution_to_slot: bool. Feed the intent head's
+            probabilities to the slot head beside each token's vector (the
+            slot loss then trains the intent head too, as in Stack-Propagation).
+        slot_decoder: `"softmax"` (tags read from the per-token
+            probabilities) or `"crf"` (a `SlotCRF` layer learns transition
+            scores between tags; trained with `CRFLoss`).
 
     Inputs: `word_ids [B, T]` and/or `char_ids [B, T, max_word_chars]`, int32,
     zero-padded.
@@ -111,7 +118,10 @@ class JointSLU(keras.Model):
     def __init__(self, num_intents, num_tags, word_vocab_size=0, char_vocab_size=0,
                  embeddings=("word", "char"), word_dim=100, char_dim=32, char_filters=64,
                  char_kernel=3, max_word_chars=20, encoder="bilstm", encoder_config=None,
-                 dropout=0.3, intent_to_slot=False, **kwargs):
+                 dropout=0.3, intent_to_slot=False, intent_distribution_to_slot=False,
+                 slot_decoder="softmax", **kwargs):
+        if slot_decoder not in ("softmax", "crf"):
+            raise ValueError(f"slot_decoder must be 'softmax' or 'crf', not {slot_decoder!r}")
         embeddings = list(embeddings)
         encoder_config = dict(encoder_config or {})
 
@@ -142,10 +152,13 @@ class JointSLU(keras.Model):
         x = context_encoder(x, mask=mask)
         pooled = MaskedPooling(name="pooling")(x, mask)
         slot_input = BroadcastConcat(name="intent_to_slot")(x, pooled) if intent_to_slot else x
-        outputs = {
-            "intent": intent_head(head_dropout(pooled)),
-            "slots": slot_head(head_dropout(slot_input)),
-        }
+        intent = intent_head(head_dropout(pooled))
+        if intent_distribution_to_slot:
+            slot_input = BroadcastConcat(name="intent_distribution")(slot_input, intent)
+        slots = slot_head(head_dropout(slot_input))
+        if slot_decoder == "crf":
+            slots = SlotCRF(num_tags, name="slot_crf")(slots)
+        outputs = {"intent": intent, "slots": slots}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -163,6 +176,8 @@ class JointSLU(keras.Model):
         self.encoder_config = encoder_config
         self.dropout = dropout
         self.intent_to_slot = intent_to_slot
+        self.intent_distribution_to_slot = intent_distribution_to_slot
+        self.slot_decoder = slot_decoder
 
     def get_config(self):
         return {
@@ -182,6 +197,8 @@ class JointSLU(keras.Model):
             "encoder_config": self.encoder_config,
             "dropout": self.dropout,
             "intent_to_slot": self.intent_to_slot,
+            "intent_distribution_to_slot": self.intent_distribution_to_slot,
+            "slot_decoder": self.slot_decoder,
         }
 
     @classmethod

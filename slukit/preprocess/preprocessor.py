@@ -119,10 +119,14 @@ class SLUPreprocessor:
         max_word_chars: characters kept per word for the character embedding.
         slot_decoding: `"argmax"` (best tag per token) or `"bio"` (the best
             tag sequence in which every `I-x` follows `B-x` or `I-x`).
+        slot_transitions: learned CRF scores over the tags without `<pad>`,
+            `{"start": [K], "step": [K][K], "end": [K]}` (`model.slot_decoder:
+            crf`), or None. With them, tags are the best sequence by
+            log-probability plus these scores (and the BIO rule, if set).
     """
 
     def __init__(self, words, chars, intents, tags, lowercase=True, max_word_chars=20,
-                 slot_decoding="argmax"):
+                 slot_decoding="argmax", slot_transitions=None):
         self.words = words
         self.chars = chars
         self.intents = intents
@@ -130,7 +134,7 @@ class SLUPreprocessor:
         self.lowercase = lowercase
         self.max_word_chars = max_word_chars
         self.slot_decoding = slot_decoding
-        self._transitions = None
+        self.slot_transitions = slot_transitions
 
     # --- building -----------------------------------------------------------------
     @classmethod
@@ -223,13 +227,42 @@ class SLUPreprocessor:
         """Tags from `[tokens, num_tags]` probabilities (`<pad>` is never chosen),
         by `slot_decoding`."""
         probs = np.asarray(tag_probs)[:, 1:]
-        if self.slot_decoding == "bio" and len(probs):
-            if self._transitions is None:
-                self._transitions = bio_transitions(self.tags.tokens[1:])
-            ids = viterbi(np.log(np.maximum(probs, 1e-12)), *self._transitions)
+        scores = self.decoder()
+        if scores is not None and len(probs):
+            ids = viterbi(np.log(np.maximum(probs, 1e-12)), *scores)
         else:
             ids = np.argmax(probs, axis=-1)
         return [self.tags.tokens[i + 1] for i in ids]
+
+    def decoder(self):
+        """The Viterbi scores `(start [K], step [K, K], end [K])` over the tags
+        without `<pad>`, float64: the learned `slot_transitions` (if any) plus
+        `NEG_SCORE` where the BIO rule forbids a move (`slot_decoding: bio`).
+        None when tags are read by argmax. Python, the SavedModel and the light
+        runtime all decode with these.
+
+            >>> from slukit.data.example import Example
+            >>> pre = SLUPreprocessor.fit([Example(["a"], ["B-x"], "i")], slot_decoding="bio")
+            >>> start, step, end = pre.decoder()
+            >>> pre.tags.tokens[1:], start.tolist()
+            (['O', 'B-x', 'I-x'], [0.0, 0.0, -1000000000.0])
+        """
+        learned = self.slot_transitions
+        if self.slot_decoding != "bio" and not learned:
+            return None
+        tags = self.tags.tokens[1:]
+        size = len(tags)
+        if learned:
+            start = np.asarray(learned["start"], dtype=np.float64)
+            step = np.asarray(learned["step"], dtype=np.float64)
+            end = np.asarray(learned["end"], dtype=np.float64)
+        else:
+            start, step, end = np.zeros(size), np.zeros((size, size)), np.zeros(size)
+        if self.slot_decoding == "bio":
+            allowed_start, allowed_step = bio_transitions(tags)
+            start = np.where(allowed_start, start, NEG_SCORE)
+            step = np.where(allowed_step, step, NEG_SCORE)
+        return start, step, end
 
     def decode_intent(self, intent_probs):
         probs = np.asarray(intent_probs)
@@ -264,6 +297,7 @@ class SLUPreprocessor:
             "lowercase": self.lowercase,
             "max_word_chars": self.max_word_chars,
             "slot_decoding": self.slot_decoding,
+            **({"slot_transitions": self.slot_transitions} if self.slot_transitions else {}),
             "pad_id": 0,
             "unk_id": 1,
             "tag_pad_id": 0,
@@ -300,7 +334,8 @@ class SLUPreprocessor:
         return cls(table("words", UNK), table("chars", UNK), table("intents", None),
                    table("tags", None), lowercase=rules["lowercase"],
                    max_word_chars=rules["max_word_chars"],
-                   slot_decoding=rules.get("slot_decoding", "argmax"))
+                   slot_decoding=rules.get("slot_decoding", "argmax"),
+                   slot_transitions=rules.get("slot_transitions"))
 
 
 def slots_from_tags(text, spans, tags):
@@ -349,25 +384,48 @@ def bio_transitions(tags):
     return start, step
 
 
-def viterbi(log_probs, start, step):
-    """The best path through `[T, K]` log probabilities under allowed transitions.
+def viterbi(log_probs, start, step, end=None):
+    """The best path through `[T, K]` log probabilities plus transition scores.
 
-    When the per-token argmax is itself an allowed path it is the best one (no
-    path scores more), and it is returned without the dynamic programme; that
-    is the common case and keeps on-device decoding cheap.
+    Args:
+        log_probs: `[T, K]` per-token log probabilities.
+        start, step, end: `[K]`, `[K, K]` (from, to) and `[K]` scores added
+            for the first tag, each move and the last tag; boolean masks (as
+            from `bio_transitions`) mean 0 where True and `NEG_SCORE` where False.
+
+    When every score is at most 0 and the per-token argmax scores 0 (an
+    allowed path under pure constraints), it is the best path and is returned
+    without the dynamic programme: the common case for BIO decoding, which
+    keeps on-device decoding cheap.
+
+        >>> import numpy as np
+        >>> lp = np.log([[0.6, 0.4], [0.6, 0.4]])
+        >>> viterbi(lp, np.zeros(2), np.array([[-5.0, 0.0], [0.0, 0.0]]))
+        [1, 1]
     """
+    start, step = _scores(start), _scores(step)
+    end = np.zeros(log_probs.shape[-1]) if end is None else _scores(end)
     greedy = np.argmax(log_probs, axis=-1)
-    if start[greedy[0]] and bool(np.all(step[greedy[:-1], greedy[1:]])):
-        return greedy.tolist()
-    neg = -1e9
-    score = np.where(start, log_probs[0], neg)
+    if max(start.max(), step.max(), end.max()) <= 0:
+        extra = start[greedy[0]] + step[greedy[:-1], greedy[1:]].sum() + end[greedy[-1]]
+        if extra == 0:
+            return greedy.tolist()
+    score = start + log_probs[0]
     back = np.zeros(log_probs.shape, dtype=np.int64)
-    penalty = np.where(step, 0.0, neg)
     for t in range(1, len(log_probs)):
-        total = score[:, None] + penalty
+        total = score[:, None] + step
         back[t] = np.argmax(total, axis=0)
         score = total[back[t], np.arange(total.shape[1])] + log_probs[t]
-    path = [int(np.argmax(score))]
+    path = [int(np.argmax(score + end))]
     for t in range(len(log_probs) - 1, 0, -1):
         path.append(int(back[t, path[-1]]))
     return path[::-1]
+
+
+#: The score of a move the BIO rule forbids (finite, so scores can be summed in float64).
+NEG_SCORE = -1e9
+
+
+def _scores(x):
+    x = np.asarray(x)
+    return np.where(x, 0.0, NEG_SCORE) if x.dtype == bool else x.astype(np.float64)

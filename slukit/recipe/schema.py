@@ -246,6 +246,16 @@ _MODEL = _section(
     intent_to_slot=Field("bool", default=False,
                          doc="Give the slot head the pooled utterance vector (the intent head's "
                              "input) beside each token's vector, as slot-gated models do."),
+    intent_distribution_to_slot=Field(
+        "bool", default=False,
+        doc="Give the slot head the intent head's probabilities beside each token's vector, so "
+            "the slot loss also trains the intent head (Stack-Propagation's intent-to-slot link)."),
+    slot_decoder=Field(
+        "choice", choices=("softmax", "crf"), default="softmax",
+        doc="How the slot head is trained and read: softmax (per-token cross-entropy) or crf (a "
+            "linear-chain CRF learns transition scores between tags; the Viterbi decoder of "
+            "Python, the SavedModel and the light runtime uses them; the exported graph still "
+            "outputs per-token probabilities)."),
     slot_decoding=Field("choice", choices=("argmax", "bio"), default="bio",
                         doc="How tags are read from the slot head: argmax (best tag per token) or "
                             "bio (best sequence in which every I-x follows B-x or I-x)."),

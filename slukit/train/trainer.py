@@ -23,6 +23,7 @@ from slukit.data.batching import EncodedData, make_pydataset
 from slukit.data.load import load_splits, unseen_labels
 from slukit.data.stream import TrainStream, make_stream_pydataset
 from slukit.models.builder import build_model, load_word_vectors
+from slukit.models.crf import copy_transitions, slot_loss
 from slukit.preprocess import SLUPreprocessor
 from slukit.train.inference import evaluate_examples
 from slukit.train.losses import joint_losses
@@ -101,6 +102,7 @@ class ValidationMonitor(keras.callbacks.Callback):
         if dist is None or dist.is_chief:
             if not hasattr(self, "predictor"):
                 self.predictor = dist.predictor(self.model) if dist else self.model
+            copy_transitions(self.model, self.preprocessor)
             metrics = evaluate_examples(self.predictor, self.preprocessor, self.examples,
                                         self.batch_size)
             improved = self.score(metrics) > self.best
@@ -126,9 +128,11 @@ def make_optimizer(train_cfg, learning_rate=None):
 
 
 def compile_model(model, train_cfg, learning_rate=None):
+    losses = joint_losses(train_cfg["label_smoothing"])
+    losses["slots"] = slot_loss(model, losses["slots"])  # a CRF's own loss (model.slot_decoder)
     model.compile(
         optimizer=make_optimizer(train_cfg, learning_rate),
-        loss=joint_losses(train_cfg["label_smoothing"]),
+        loss=losses,
         loss_weights={"intent": train_cfg["intent_loss_weight"],
                       "slots": train_cfg["slot_loss_weight"]},
         jit_compile=train_cfg["jit_compile"],
@@ -319,6 +323,7 @@ def describe_model(model, model_cfg):
 
 
 def score_splits(model, preprocessor, splits):
+    copy_transitions(model, preprocessor)
     return {split: evaluate_examples(model, preprocessor, splits[split])
             for split in ("valid", "test") if splits[split]}
 
@@ -338,6 +343,8 @@ def save_run(output, recipe, model, preprocessor, metrics, meta, reporter):
     interrupt.check()
     from slukit.recipe.load import dump_recipe
     from slukit.train.artifact import write_json, write_model_dir
+
+    copy_transitions(model, preprocessor)
 
     def fill(tmp):
         model.save(tmp / "model.keras")
