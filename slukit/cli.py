@@ -96,7 +96,12 @@ def build_parser():
                        help="comma-separated fractions of the target training data "
                        "(default: 0.05,0.1,0.25,0.5,1.0; 1.0 is always added)")
     curve.add_argument("--seeds", type=int, default=1, metavar="N",
-                       help="seeds per point, 0..N-1 (default: 1)")
+                       help="seeds per point, 0..N-1; each point is then their mean, with "
+                       "± one standard deviation as error bars (default: 1)")
+    curve.add_argument("--modes", metavar="MODES",
+                       help="comma-separated transfer.mode values to compare, one curve each "
+                       "(sequential, joint, joint_then_finetune; default: the recipe's own "
+                       "mode, drawn as `transfer`)")
     curve.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a recipe key (repeatable)")
     curve.add_argument("--output", metavar="DIR", help="where the models, curve.csv and curve.png "
@@ -257,13 +262,14 @@ def cmd_curve(args):
     from slukit.curve import curve_runs, plot, run_curve, smallest_matching_fraction, summarize
     from slukit.train.progress import Reporter
 
-    curve_runs(recipe, fractions, [0])  # fails fast on a recipe without `source`
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    curve_runs(recipe, fractions, [0], modes)  # fails fast on a recipe without `source`
     reporter = Reporter()
     output = args.output or f"runs/{recipe['name']}-curve"
-    rows = run_curve(recipe, fractions, list(range(args.seeds)), output, reporter)
+    rows = run_curve(recipe, fractions, list(range(args.seeds)), output, reporter, modes)
     summary = summarize(rows)
     for s in summary:
-        reporter.info(f"{s['mode']:>11}  {s['fraction']:>5g}  ({s['train_utterances']} utt.)  "
+        reporter.info(f"{s['mode']:>19}  {s['fraction']:>5g}  ({s['train_utterances']} utt.)  "
                       f"intent {100 * s['intent_accuracy']:.2f} ± {100 * s['intent_accuracy_std']:.2f}  "
                       f"slot F1 {100 * s['slot_f1']:.2f} ± {100 * s['slot_f1_std']:.2f}")
     if plot(summary, f"{output}/curve.png", recipe["name"]):
@@ -271,10 +277,12 @@ def cmd_curve(args):
     else:
         reporter.warn("matplotlib is not installed, so no curve.png was drawn: "
                       "pip install 'slukit[plot]' (curve.csv holds the numbers)")
-    best = smallest_matching_fraction(summary)
-    reporter.info(f"table: {output}/curve.csv")
-    print(f"smallest fraction at which transfer matches target-only on all the data: "
-          f"{best if best is not None else 'none of those tried'}")
+    reporter.info(f"tables: {output}/curve.csv, {output}/curve_summary.csv")
+    for mode in modes or ["transfer"]:
+        best = smallest_matching_fraction(summary, mode)
+        name = "transfer" if mode == "transfer" else f"transfer ({mode})"
+        print(f"smallest fraction at which {name} matches target-only on all the data: "
+              f"{best if best is not None else 'none of those tried'}")
     return 0
 
 

@@ -285,6 +285,11 @@ _TRAIN = _section(
         doc="Repeat the training data within an epoch until it has at least this many batches "
             "(0: one pass). Keeps small training sets (a 1% fraction on a learning curve) training "
             "for a sensible number of steps between validations and early-stopping checks."),
+    max_steps_per_epoch=Field(
+        "int", default=0, min=0,
+        doc="Cut each epoch to at most this many batches (0: no cap); the next epoch goes on "
+            "where this one stopped, so the data is still seen in full over several epochs. "
+            "Validation and checkpoints come more often on large training sets."),
     word_dropout=Field("float", default=0.0, min=0, max=1, exclusive_max=True,
                        doc="Probability of replacing a word by UNK during training."),
     label_smoothing=Field(
@@ -309,6 +314,7 @@ _TRAIN = _section(
 )
 
 TRANSFER_PARTS = ("embeddings", "char_embeddings", "encoder", "intent_head", "slot_head")
+TRANSFER_MODES = ("sequential", "joint", "joint_then_finetune")
 
 _SOURCE = _section(
     "Cross-lingual transfer: the source-language model that the target model starts from. "
@@ -349,6 +355,24 @@ _TRANSFER = _section(
     ),
     learning_rate=Field("float", nullable=True, default=None, min=0, exclusive_min=True,
                         doc="Fine-tuning learning rate. null: train.learning_rate."),
+    mode=Field(
+        "choice", choices=TRANSFER_MODES, default="sequential",
+        doc="How source and target data are used. sequential: train the source model, copy its "
+            "parts (the keys above) into the target model and fine-tune on the target data. "
+            "joint: one model trained on source and target data together from the start "
+            "(vocabularies and labels merged by name; transfer.target_share sets the mix). "
+            "joint_then_finetune: joint, then a fine-tuning stage on the target data only "
+            "(transfer.learning_rate, transfer.finetune_epochs). The per-part keys and "
+            "freeze_epochs apply to sequential only."),
+    target_share=Field(
+        "float", nullable=True, default=None, min=0, max=1, exclusive_min=True,
+        doc="joint modes: the share of training batches drawn from the target data (0.5: as "
+            "many target as source batches, however small the target data). An epoch then has "
+            "as many batches as it takes to see the target data once. null: batches in "
+            "proportion to the data sizes (one pass over both)."),
+    finetune_epochs=Field("int", nullable=True, default=None, min=1,
+                          doc="joint_then_finetune: epochs of the target-only stage. "
+                              "null: train.epochs."),
 )
 
 _TUNE = _section(
