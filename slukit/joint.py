@@ -22,7 +22,10 @@
 `source.data` gives the source data (`source.model_dir` cannot be used: a joint
 model trains on the source data itself). With `source.data.code_switch`, the
 source data is code-switched before mixing, as for a sequential source model;
-with `transfer.code_switch_words`, each source batch is code-switched afresh.
+with `transfer.code_switch_words`, each source batch is code-switched afresh
+instead, with the translations of `source.data.code_switch` (its dictionary,
+`from_target`, or lexicons: `slukit.data.lexicon`); the joint vocabulary holds
+every translation that may be switched in.
 
 Example:
     >>> # slukit train recipes/multiatis/en_to_de_joint.yaml --set data.train_fraction=0.5
@@ -60,12 +63,28 @@ def check_joint(recipe):
 
 
 def load_joint_data(recipe, reporter):
-    """`(target splits, source training examples)`, both held in memory."""
+    """`(target splits, source training examples, per-batch code-switching table or None)`,
+    all held in memory."""
     from slukit.data.load import load_splits, unseen_labels
     from slukit.transfer import source_recipe
 
     splits = load_splits(recipe, warn=reporter.warn, info=reporter.info)
     derived = source_recipe(recipe)
+    table = None
+    if recipe["transfer"].get("code_switch_words"):
+        settings = derived["data"].get("code_switch")
+        if not settings:
+            raise RecipeError("transfer.code_switch_words: code-switching source batches needs "
+                              "the translations of source.data.code_switch (a dictionary, "
+                              "from_target, or a lexicon); set it")
+        from slukit.data.code_switch import switch_table
+
+        table, names = switch_table(settings, recipe["model"]["lowercase"],
+                                    key="source.data.code_switch")
+        derived["data"]["code_switch"] = None  # switched afresh in every batch instead
+        reporter.info(f"code-switching: {100 * recipe['transfer']['code_switch_words']:g}% of "
+                      f"the translatable words of every source batch ({len(table)} dictionary "
+                      f"words, {names})")
     source_train = load_splits(derived, warn=reporter.warn, info=reporter.info)["train"]
     both = list(source_train) + list(splits["train"])
     for split in ("valid", "test"):
@@ -74,23 +93,49 @@ def load_joint_data(recipe, reporter):
             reporter.warn("\n".join(unseen))
     reporter.info(f"data: {len(source_train)} source train, {len(splits['train'])} target train, "
                   f"{len(splits['valid'] or [])} valid, {len(splits['test'] or [])} test utterances")
-    return splits, source_train
+    return splits, source_train, table
 
 
-def mixed_data(recipe, source_train, target_train):
+def mixed_data(recipe, source_train, target_train, table=None):
     """The `MixedData` that the joint stage trains on."""
     from slukit.data.mixing import MixedData
 
     share = recipe["transfer"].get("target_share")
     return MixedData({"target": target_train, "source": source_train},
                      {"target": share, "source": None}, target="target",
-                     transforms=source_transforms(recipe))
+                     transforms=source_transforms(recipe, table))
 
 
-def source_transforms(recipe):
+def source_transforms(recipe, table):
     """`{"source": function}` that code-switches each source batch afresh
-    (`transfer.code_switch_words`), or `{}`."""
-    return {}
+    (`transfer.code_switch_words` of the words with a translation in `table`), or `{}`."""
+    rate = recipe["transfer"].get("code_switch_words")
+    if not rate or not table:
+        return {}
+    from slukit.data.code_switch import code_switch
+
+    lowercase = recipe["model"]["lowercase"]
+
+    def switch(examples, rng):
+        return code_switch(examples, table, 1.0, rate, seed=int(rng.integers(2**31)),
+                           lowercase=lowercase)[0]
+
+    return {"source": switch}
+
+
+def joint_counts(source_train, target_train, table=None, lowercase=True):
+    """The `ExampleCounts` the joint vocabulary is fitted from: both sides, plus every
+    translation that per-batch code-switching may put in (counted as often as the
+    word it replaces), so that no switched word is unknown."""
+    from slukit.preprocess.preprocessor import ExampleCounts
+
+    counts = ExampleCounts.of(list(source_train) + list(target_train))
+    if table:
+        source_words = ExampleCounts.of(source_train).tokens
+        for token, n in source_words.items():
+            for translation in table.get(token.lower() if lowercase else token, ()):
+                counts.tokens[translation] += n
+    return counts
 
 
 def train_joint(recipe, output=None, reporter=None, resume=False):
@@ -119,10 +164,11 @@ def train_joint(recipe, output=None, reporter=None, resume=False):
     check_word_vectors(model_cfg)
     reporter.stage(f"joint: training {recipe['name']} on source and target data together")
     set_seed(train_cfg["seed"], train_cfg["jit_compile"])
-    splits, source_train = load_joint_data(recipe, reporter)
-    data = mixed_data(recipe, source_train, splits["train"])
+    splits, source_train, table = load_joint_data(recipe, reporter)
+    data = mixed_data(recipe, source_train, splits["train"], table)
     preprocessor = SLUPreprocessor.fit(
-        list(source_train) + list(splits["train"]), embeddings=model_cfg["embeddings"],
+        joint_counts(source_train, splits["train"], table, model_cfg["lowercase"]),
+        embeddings=model_cfg["embeddings"],
         lowercase=model_cfg["lowercase"], min_word_count=model_cfg["min_word_count"],
         max_word_chars=model_cfg["max_word_chars"], slot_decoding=model_cfg["slot_decoding"])
     with distribution.scope():

@@ -71,7 +71,7 @@ def source_recipe(recipe):
     derived["transfer"] = copy.deepcopy(recipe["transfer"])
     derived["output"] = source.get("output") or f"runs/{recipe['name']}-source"
     switch = derived["data"].get("code_switch")
-    if switch and switch["dictionary"] == FROM_TARGET:
+    if switch and switch.get("dictionary") == FROM_TARGET:
         from slukit.data.code_switch import dictionary_from_target
 
         path, digest, _ = dictionary_from_target(derived, recipe, derived["output"])

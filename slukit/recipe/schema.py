@@ -64,8 +64,8 @@ class Field:
         exclusive_min, exclusive_max: whether the bound itself is excluded.
         nullable: whether `null` is a valid value.
         fields: the keys of a `section`.
-        required_unless: the name of a sibling key; this field must have a
-            value unless that sibling has one.
+        required_unless: the name of a sibling key (or a tuple of names); this
+            field must have a value unless that sibling (one of them) has one.
         excludes: names of sibling keys that must be left out (or null)
             when this field has a value.
 
@@ -84,7 +84,7 @@ class Field:
     exclusive_max: bool = False
     nullable: bool = False
     fields: dict[str, "Field"] | None = None
-    required_unless: str | None = None
+    required_unless: str | tuple | None = None
     excludes: tuple = ()
 
     def __post_init__(self):
@@ -196,11 +196,26 @@ _DATA = _section(
         "In a transfer recipe, set it on the source data (source.data.code_switch). null: off.",
         nullable=True,
         dictionary=Field(
-            "path", default=REQUIRED,
+            "path", default=None, nullable=True, required_unless=("lexicon", "reverse_lexicon"),
             doc="A file of `source target` word pairs (`slukit embeddings dictionary` writes "
                 "one), or from_target in source.data of a transfer recipe: built from the "
                 "source training data paired by utterance id with the target training data "
-                "(after data.train_fraction)."),
+                "(after data.train_fraction). null: only the lexicons (give lexicon or "
+                "reverse_lexicon then)."),
+        lexicon=Field(
+            "path", default=None, nullable=True,
+            doc="An installed bilingual dictionary whose headwords are source words: a FreeDict "
+                "dictd file (e.g. /usr/share/dictd/freedict-eng-deu.index), a Ding file or a word-"
+                "pair file. Its translations are merged with the dictionary's (docs/transfer.md)."),
+        reverse_lexicon=Field(
+            "path", default=None, nullable=True,
+            doc="Like lexicon, for a dictionary written from the target language to the source "
+                "(e.g. /usr/share/dictd/freedict-deu-eng.index or /usr/share/trans/de-en for "
+                "English to German); read the other way round."),
+        max_translations=Field(
+            "int", default=3, min=1,
+            doc="Keep at most this many translations of a word (those of the dictionary first, "
+                "then those most lexicons and senses give)."),
         utterance_rate=Field("float", default=0.5, min=0, max=1,
                              doc="Share of the training utterances that are code-switched."),
         word_rate=Field("float", default=0.5, min=0, max=1,
@@ -370,6 +385,12 @@ _TRANSFER = _section(
             "many target as source batches, however small the target data). An epoch then has "
             "as many batches as it takes to see the target data once. null: batches in "
             "proportion to the data sizes (one pass over both)."),
+    code_switch_words=Field(
+        "float", default=0.0, min=0, max=1,
+        doc="joint modes: code-switch every source batch afresh, replacing this share of its "
+            "words that have a translation, with the dictionary and lexicons of "
+            "source.data.code_switch (which must be set; its one-off draw is then not made). "
+            "0: off."),
     finetune_epochs=Field("int", nullable=True, default=None, min=1,
                           doc="joint_then_finetune: epochs of the target-only stage. "
                               "null: train.epochs."),
