@@ -162,7 +162,7 @@ def train_joint(recipe, output=None, reporter=None, resume=False):
     from slukit.train.artifact import check_output
     from slukit.train.distribute import get_distribution
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import (TrainResult, check_word_vectors, checkpointing,
+    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
                                       describe_model, fit, metadata, not_the_chief, save_run,
                                       score_splits, set_seed)
 
@@ -200,6 +200,7 @@ def train_joint(recipe, output=None, reporter=None, resume=False):
         if metrics:
             reporter.metrics_table({f"target {k}": v for k, v in metrics.items()},
                                    title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         meta = metadata(recipe, model, fit_info)
         meta.update(mode="joint", target_share=share,
                     source_utterances=sum(len(examples) for _, examples, _ in sources))

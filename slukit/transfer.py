@@ -250,7 +250,7 @@ def train_transfer(recipe, output=None, reporter=None, resume=False):
     from slukit.train.artifact import check_output
     from slukit.train.distribute import get_distribution
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import (TrainResult, check_word_vectors, checkpointing,
+    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
                                       describe_model, fit, fit_preprocessor, load_data, metadata,
                                       not_the_chief, save_run, score_splits, set_seed)
 
@@ -307,6 +307,7 @@ def train_transfer(recipe, output=None, reporter=None, resume=False):
             return not_the_chief(distribution, reporter, model, preprocessor)
 
         metrics = score_splits(distribution.predictor(model), preprocessor, splits)
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         if source_metrics:
             metrics = {first_stage: {k: source_metrics[k] for k in ("valid", "test")
                                      if k in source_metrics}, **metrics}

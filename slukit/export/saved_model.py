@@ -4,8 +4,11 @@
 SavedModel whose `serving_default` signature takes `text`, a `tf.string [None]`
 batch of utterances, and returns (batch `B`, `T` = most tokens in the batch):
 
-    intent               string  [B]     the best intent
-    intent_confidence    float32 [B]     its probability
+    intent               string  [B]     the best intent (the fallback intent below the
+                                         model's fallback threshold, if it has one)
+    intent_confidence    float32 [B]     its calibrated probability (the model's intent
+                                         temperature applied, see `slukit.calibration`)
+    fallback             bool    [B]     whether the fallback replaced the intent
     tags                 string  [B, T]  one BIO tag per token, "" past num_tokens
     tokens               string  [B, T]  the whitespace tokens as written, "" past num_tokens
     num_tokens           int32   [B]
@@ -151,11 +154,23 @@ def build_serving_fn(model, preprocessor, encoder):
     if bio:
         start, step = _bio_constants(preprocessor.tags.tokens[1:])
 
+    confidence = preprocessor.confidence
+    temperature = float(confidence.intent_temperature)
+    threshold = float(confidence.fallback_threshold or 0.0)
+
     def serve(text):
         tokens, num_tokens, width, inputs = encoder(text)
         out = model(inputs, training=False)
         intent_probs, slot_probs = out["intent"], out["slots"]
+        if temperature != 1.0:  # calibrated: softmax(log(p) / T), as SLUPreprocessor does
+            intent_probs = tf.nn.softmax(
+                tf.math.log(tf.maximum(tf.cast(intent_probs, tf.float64), 1e-30)) / temperature)
+        intent_probs = tf.cast(intent_probs, tf.float32)
         best = tf.argmax(intent_probs, axis=-1, output_type=tf.int32)
+        top = tf.reduce_max(intent_probs, axis=-1)
+        fallback = top < threshold
+        intent = tf.where(fallback, tf.constant(confidence.fallback_intent),
+                          tf.gather(intents, best))
         probs = slot_probs[:, :, 1:]
         if bio:
             tag_ids = viterbi_tf(probs, num_tokens, start, step) + 1
@@ -164,8 +179,9 @@ def build_serving_fn(model, preprocessor, encoder):
         real = tf.sequence_mask(num_tokens, width)
         tag_ids = tf.where(real, tag_ids, 0)  # "" past the utterance
         return {
-            "intent": tf.gather(intents, best),
-            "intent_confidence": tf.reduce_max(intent_probs, axis=-1),
+            "intent": intent,
+            "intent_confidence": top,
+            "fallback": fallback,
             "tags": tf.gather(tag_names, tag_ids),
             "tokens": tokens.to_tensor("", shape=tf.stack([tf.shape(text)[0], width])),
             "num_tokens": num_tokens,
@@ -214,7 +230,7 @@ def export_saved_model(model_dir, output_dir):
             "signature": "serving_default",
             "inputs": {"text": "string [B]"},
             "outputs": {"intent": "string [B]", "intent_confidence": "float32 [B]",
-                        "tags": "string [B, T]", "tokens": "string [B, T]",
+                        "fallback": "bool [B]", "tags": "string [B, T]", "tokens": "string [B, T]",
                         "num_tokens": "int32 [B]"},
             "load_requires": ["tensorflow", "tensorflow_text (import it before loading)"],
             "rules": {k: v for k, v in pre.rules().items() if k != "files"},

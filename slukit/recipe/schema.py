@@ -451,6 +451,21 @@ _TUNE = _section(
     ),
 )
 
+_PREDICT = _section(
+    "What the trained model reports (`slukit predict`, `slukit serve`, the exports): stored with "
+    "the model in preprocessor.json. Confidences are calibrated by temperature scaling on the "
+    "validation set at the end of training.",
+    fallback_threshold=Field(
+        "float", nullable=True, default=None, min=0, max=1,
+        doc="An intent whose calibrated confidence is below this becomes fallback_intent (the "
+            "intent ranking is kept, and the prediction says fallback: true), so an application "
+            "can ask again or hand over. null: no fallback. --fallback-threshold overrides it."),
+    fallback_intent=Field("str", default="nlu_fallback",
+                          doc="The intent reported below fallback_threshold."),
+    ranking_size=Field("int", default=5, min=1,
+                       doc="How many intents intent_ranking lists, best first."),
+)
+
 SCHEMA: dict[str, Field] = {
     "name": Field("str", default=REQUIRED, doc="The run's name; outputs go to runs/<name> by default."),
     "data": _DATA,
@@ -459,6 +474,7 @@ SCHEMA: dict[str, Field] = {
     "source": _SOURCE,
     "transfer": _TRANSFER,
     "tune": _TUNE,
+    "predict": _PREDICT,
     "output": Field("path", nullable=True, default=None,
                     doc="Where the trained model and reports are written. null: runs/<name>."),
 }

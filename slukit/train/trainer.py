@@ -328,6 +328,15 @@ def score_splits(model, preprocessor, splits):
             for split in ("valid", "test") if splits[split]}
 
 
+def calibrate(model, preprocessor, splits, metrics, recipe, reporter):
+    """Fits the confidence temperatures on valid and adds ECE to `metrics`
+    (`slukit.calibration.calibrate_run`), before the model directory is written."""
+    from slukit.calibration import calibrate_run
+
+    interrupt.check()
+    calibrate_run(model, preprocessor, splits, metrics, recipe, reporter)
+
+
 class InterruptCheck(keras.callbacks.Callback):
     """Raises a Ctrl-C that a guarded callback swallowed (see `slukit.interrupt`)."""
 
@@ -441,6 +450,7 @@ def train_recipe(recipe, output=None, reporter=None, resume=False):
         metrics = score_splits(distribution.predictor(model), preprocessor, splits)
         if metrics:
             reporter.metrics_table(metrics, title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         path = save_run(output, recipe, model, preprocessor, metrics,
                         metadata(recipe, model, fit_info), reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)
