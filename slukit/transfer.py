@@ -67,16 +67,24 @@ def source_recipe(recipe):
     derived["model"]["word_vectors"] = source.get("word_vectors")
     if source.get("epochs"):
         derived["train"]["epochs"] = source["epochs"]
+    if source.get("max_steps_per_epoch") is not None:
+        derived["train"]["max_steps_per_epoch"] = source["max_steps_per_epoch"]
     derived["source"] = None
     derived["transfer"] = copy.deepcopy(recipe["transfer"])
     derived["output"] = source.get("output") or f"runs/{recipe['name']}-source"
-    switch = derived["data"].get("code_switch")
-    if switch and switch.get("dictionary") == FROM_TARGET:
-        from slukit.data.code_switch import dictionary_from_target
+    digests = []
+    datasets = derived["data"] if isinstance(derived["data"], list) else [derived["data"]]
+    for data in datasets:  # several source data sets: a from_target dictionary each
+        switch = data.get("code_switch")
+        if switch and switch.get("dictionary") == FROM_TARGET:
+            from slukit.data.code_switch import dictionary_from_target
 
-        path, digest, _ = dictionary_from_target(derived, recipe, derived["output"])
-        switch["dictionary"] = str(path)
-        derived["output"] = f"{derived['output']}-cs-{digest}"
+            path, digest, _ = dictionary_from_target({**derived, "data": data}, recipe,
+                                                     derived["output"])
+            switch["dictionary"] = str(path)
+            digests.append(digest)
+    if digests:
+        derived["output"] = f"{derived['output']}-cs-{'-'.join(digests)}"
     return derived
 
 

@@ -169,7 +169,8 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         batches = make_stream_pydataset(train_examples, preprocessor, train_cfg["batch_size"],
                                         seed=train_cfg["seed"],
                                         word_dropout=train_cfg["word_dropout"],
-                                        min_steps=train_cfg.get("min_steps_per_epoch", 0))
+                                        min_steps=train_cfg.get("min_steps_per_epoch", 0),
+                                        max_steps=train_cfg.get("max_steps_per_epoch", 0))
         lengths = train_examples.counts.lengths  # {tokens: utterances}
     else:
         data = EncodedData(preprocessor, train_examples)
@@ -240,6 +241,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         "best_epoch": (monitor.best_epoch + 1) if monitor and monitor.best_epoch is not None else epochs_run,
         "train_seconds": round(seconds, 2),
         "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
+        "steps_per_epoch": steps,
     }
     if first:
         info["resumed_from_epoch"] = first
