@@ -95,7 +95,8 @@ def serve(model, host="127.0.0.1", port=8080, workers=1, log_level="warning",
 
     Args:
         model: a `.tflite` or a model directory.
-        host, port: where to listen (port 0: any free port).
+        host: the address to listen on.
+        port: the port (0: any free port).
         workers: server processes sharing the socket.
         log_level: uvicorn's log level.
         graceful_seconds: how long shutdown waits for requests in flight.
