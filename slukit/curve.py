@@ -46,13 +46,21 @@ def run_curve(recipe, fractions, seeds, output, reporter):
     """Trains every point, writes `curve.csv` (and `curve.png`), returns the rows."""
     from slukit.train.trainer import train_recipe
 
+    from slukit.train.lock import output_lock
+
     output = Path(output)
+    with output_lock(output, "curve"):  # one curve per folder at a time
+        return _run_curve(recipe, fractions, seeds, output, reporter, train_recipe)
+
+
+def _run_curve(recipe, fractions, seeds, output, reporter, train_recipe):
     output.mkdir(parents=True, exist_ok=True)
     rows = []
     for mode, fraction, seed, r in curve_runs(recipe, fractions, seeds):
         reporter.stage(f"curve: {mode}, {fraction:g} of the target data, seed {seed}")
+        # The curve owns its folder (and holds its lock): a rerun replaces its models.
         result = train_recipe(r, output=output / "models" / f"{mode}-f{fraction:g}-s{seed}",
-                              reporter=reporter)
+                              reporter=reporter, force=True)
         test = result.metrics.get("test") or result.metrics.get("valid")
         rows.append({"mode": mode, "fraction": fraction, "seed": seed,
                      "train_utterances": _train_size(result.path),

@@ -353,6 +353,16 @@ def tune_recipe(recipe, output=None, reporter=None, quiet=False, best=5, source=
     check_tunable(recipe)
     role = distributed_role()
     output = Path(output or default_output(recipe))
+    from slukit.train.lock import output_lock
+
+    # One search process per folder; the workers of a distributed search share the chief's.
+    with (output_lock(output, "search") if role != "worker" else contextlib.nullcontext()):
+        return _search(recipe, output, reporter, quiet, best, source, role)
+
+
+def _search(recipe, output, reporter, quiet, best, source, role):
+    from slukit.train.progress import Reporter
+
     resumed = check_resume(output, recipe, write=role != "worker")
     output.mkdir(parents=True, exist_ok=True)
     try:
