@@ -101,7 +101,12 @@ def build_parser():
                        help="comma-separated fractions of the target training data "
                        "(default: 0.05,0.1,0.25,0.5,1.0; 1.0 is always added)")
     curve.add_argument("--seeds", type=int, default=1, metavar="N",
-                       help="seeds per point, 0..N-1 (default: 1)")
+                       help="seeds per point, 0..N-1; each point is then their mean, with "
+                       "± one standard deviation as error bars (default: 1)")
+    curve.add_argument("--modes", metavar="MODES",
+                       help="comma-separated transfer.mode values to compare, one curve each "
+                       "(sequential, joint, joint_then_finetune; default: the recipe's own "
+                       "mode, drawn as `transfer`)")
     curve.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a recipe key (repeatable)")
     curve.add_argument("--output", metavar="DIR", help="where the models, curve.csv and curve.png "
@@ -150,20 +155,42 @@ def build_parser():
         "cosine) before and after.")
     align.add_argument("source", metavar="SOURCE.vec", help="source-language vectors (.vec text format)")
     align.add_argument("target", metavar="TARGET.vec", help="target-language vectors")
-    align.add_argument("--dictionary", required=True, metavar="FILE",
-                       help="seed dictionary: 'source target' word pairs, one per line")
+    align.add_argument("--dictionary", metavar="FILE",
+                       help="seed dictionary: 'source target' word pairs, one per line (e.g. "
+                       "what `slukit embeddings dictionary --lexicon` writes)")
+    align.add_argument("--lexicon", metavar="PATH", action="append", default=[],
+                       help="an installed bilingual dictionary (FreeDict dictd, Ding or word "
+                       "pairs) whose one-word translations join the seed (repeatable)")
+    align.add_argument("--reverse-lexicon", metavar="PATH", action="append", default=[],
+                       help="a lexicon written from the target language to the source, read the "
+                       "other way round (repeatable)")
+    align.add_argument("--max-translations", type=int, default=1, metavar="N",
+                       help="translations per word taken from the lexicons (default: 1)")
     align.add_argument("--test-dictionary", metavar="FILE",
                        help="held-out word pairs to report accuracy on as well")
     align.add_argument("--output", required=True, metavar="FILE",
                        help="where the aligned source vectors are written (.vec)")
     align.set_defaults(run=cmd_embeddings_align)
     dictionary = embedding_commands.add_parser(
-        "dictionary", help="build a bilingual word dictionary from parallel labelled data",
+        "dictionary", help="build a bilingual word dictionary from parallel data and lexicons",
         description="Pair the utterances of two parallel data files by id and build a bilingual "
-        "word dictionary from aligned slot spans and co-occurrence (Dice), one 'source target' "
-        "pair per line: the seed dictionary that `slukit embeddings align` takes.")
-    dictionary.add_argument("source", metavar="SOURCE", help="source-language data (any format)")
-    dictionary.add_argument("target", metavar="TARGET", help="target-language data, parallel by id")
+        "word dictionary from aligned slot spans and co-occurrence (Dice), merged with the "
+        "one-word translations of installed bilingual dictionaries (--lexicon: FreeDict dictd "
+        "files under /usr/share/dictd/, Ding's /usr/share/trans/de-en, word-pair files), one "
+        "'source target' pair per line: the seed dictionary that `slukit embeddings align` takes "
+        "and the dictionary of data.code_switch. The pairs mined from the data come first.")
+    dictionary.add_argument("source", metavar="SOURCE", nargs="?",
+                            help="source-language data (any format); optional with --lexicon")
+    dictionary.add_argument("target", metavar="TARGET", nargs="?",
+                            help="target-language data, parallel by id")
+    dictionary.add_argument("--lexicon", metavar="PATH", action="append", default=[],
+                            help="an installed bilingual dictionary whose headwords are source "
+                            "words (repeatable)")
+    dictionary.add_argument("--reverse-lexicon", metavar="PATH", action="append", default=[],
+                            help="a dictionary from the target language to the source, read the "
+                            "other way round (repeatable)")
+    dictionary.add_argument("--max-translations", type=int, default=3, metavar="N",
+                            help="translations per word taken from the lexicons (default: 3)")
     dictionary.add_argument("--source-format", choices=("seqin", "tsv", "jsonl", "massive"))
     dictionary.add_argument("--target-format", choices=("seqin", "tsv", "jsonl", "massive"))
     dictionary.add_argument("--split", choices=("train", "valid", "test"), default="train",
@@ -263,13 +290,14 @@ def cmd_curve(args):
     from slukit.curve import curve_runs, plot, run_curve, smallest_matching_fraction, summarize
     from slukit.train.progress import Reporter
 
-    curve_runs(recipe, fractions, [0])  # fails fast on a recipe without `source`
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    curve_runs(recipe, fractions, [0], modes)  # fails fast on a recipe without `source`
     reporter = Reporter()
     output = args.output or f"runs/{recipe['name']}-curve"
-    rows = run_curve(recipe, fractions, list(range(args.seeds)), output, reporter)
+    rows = run_curve(recipe, fractions, list(range(args.seeds)), output, reporter, modes)
     summary = summarize(rows)
     for s in summary:
-        reporter.info(f"{s['mode']:>11}  {s['fraction']:>5g}  ({s['train_utterances']} utt.)  "
+        reporter.info(f"{s['mode']:>19}  {s['fraction']:>5g}  ({s['train_utterances']} utt.)  "
                       f"intent {100 * s['intent_accuracy']:.2f} ± {100 * s['intent_accuracy_std']:.2f}  "
                       f"slot F1 {100 * s['slot_f1']:.2f} ± {100 * s['slot_f1_std']:.2f}")
     if plot(summary, f"{output}/curve.png", recipe["name"]):
@@ -277,10 +305,12 @@ def cmd_curve(args):
     else:
         reporter.warn("matplotlib is not installed, so no curve.png was drawn: "
                       "pip install 'slukit[plot]' (curve.csv holds the numbers)")
-    best = smallest_matching_fraction(summary)
-    reporter.info(f"table: {output}/curve.csv")
-    print(f"smallest fraction at which transfer matches target-only on all the data: "
-          f"{best if best is not None else 'none of those tried'}")
+    reporter.info(f"tables: {output}/curve.csv, {output}/curve_summary.csv")
+    for mode in modes or ["transfer"]:
+        best = smallest_matching_fraction(summary, mode)
+        name = "transfer" if mode == "transfer" else f"transfer ({mode})"
+        print(f"smallest fraction at which {name} matches target-only on all the data: "
+              f"{best if best is not None else 'none of those tried'}")
     return 0
 
 
@@ -382,10 +412,27 @@ def cmd_embeddings_dictionary(args):
 
     if Path(args.output).exists():
         raise SlukitError(f"{args.output}: exists; choose another --output or remove it")
-    entries = dictionary_from_files(args.source, args.target, source_format=args.source_format,
-                                    target_format=args.target_format, split=args.split,
-                                    report=lambda m: print(f"note: {m}", file=sys.stderr),
-                                    min_count=args.min_count, skip_identical=args.skip_identical)
+    if (args.source is None) != (args.target is None):
+        raise SlukitError("give both SOURCE and TARGET data (parallel by id), or neither "
+                          "(then --lexicon or --reverse-lexicon)")
+    if args.source is None and not (args.lexicon or args.reverse_lexicon):
+        raise SlukitError("nothing to build from: give SOURCE and TARGET data, or --lexicon / "
+                          "--reverse-lexicon")
+    entries = []
+    if args.source is not None:
+        entries = dictionary_from_files(args.source, args.target, source_format=args.source_format,
+                                        target_format=args.target_format, split=args.split,
+                                        report=lambda m: print(f"note: {m}", file=sys.stderr),
+                                        min_count=args.min_count,
+                                        skip_identical=args.skip_identical)
+        print(f"{len(entries)} word pairs mined from {args.source} and {args.target}")
+    if args.lexicon or args.reverse_lexicon:
+        from slukit.data.lexicon import lexicon_entries
+
+        extra = lexicon_entries(args.lexicon, args.reverse_lexicon, args.max_translations,
+                                known={s for s, *_ in entries})
+        print(f"{len(extra)} word pairs from the lexicons")
+        entries = entries + extra
     written = write_dictionary(entries, args.output)
     print(f"{written} word pairs written to {args.output}")
     for src, tgt, score in entries[:10]:
@@ -401,8 +448,19 @@ def cmd_embeddings_align(args):
 
     if Path(args.output).exists():
         raise SlukitError(f"{args.output}: exists; choose another --output or remove it")
+    if not (args.dictionary or args.lexicon or args.reverse_lexicon):
+        raise SlukitError("give a seed: --dictionary, --lexicon or --reverse-lexicon")
+    seed = None
+    if args.lexicon or args.reverse_lexicon:
+        from slukit.data.lexicon import lexicon_entries
+        from slukit.preprocess.vectors import read_dictionary
+
+        seed = [tuple(p) for p in read_dictionary(args.dictionary)] if args.dictionary else []
+        seed += [(s, t) for s, t, _ in lexicon_entries(args.lexicon, args.reverse_lexicon,
+                                                       args.max_translations,
+                                                       known={s for s, _ in seed})]
     report = align_files(args.source, args.target, args.dictionary, args.output,
-                         args.test_dictionary)
+                         args.test_dictionary, pairs=seed)
     print(f"dictionary: {report['pairs_with_vectors']} of {report['pairs']} pairs have vectors on both sides")
     print(f"translation accuracy (dictionary): {100 * report['accuracy_before']:.1f}% before, "
           f"{100 * report['accuracy_after']:.1f}% after alignment")

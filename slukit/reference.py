@@ -128,8 +128,11 @@ def field_meaning(key: str, field: Field) -> str:
     parts = [field.doc]
     prefix = key.rpartition(".")[0]
     sibling = (prefix + "." if prefix else "")
-    if field.required_unless and field.required_unless not in field.doc:
-        parts.append(f"Required unless `{sibling}{field.required_unless}` is set.")
+    others = field.required_unless
+    others = (others,) if isinstance(others, str) else tuple(others or ())
+    if others and not all(o in field.doc for o in others):
+        parts.append("Required unless " + " or ".join(f"`{sibling}{o}`" for o in others)
+                     + " is set.")
     if field.excludes:
         parts.append("Cannot be combined with " + ", ".join(f"`{sibling}{e}`" for e in field.excludes) + ".")
     if field.type == "section":

@@ -71,7 +71,7 @@ def source_recipe(recipe):
     derived["transfer"] = copy.deepcopy(recipe["transfer"])
     derived["output"] = source.get("output") or f"runs/{recipe['name']}-source"
     switch = derived["data"].get("code_switch")
-    if switch and switch["dictionary"] == FROM_TARGET:
+    if switch and switch.get("dictionary") == FROM_TARGET:
         from slukit.data.code_switch import dictionary_from_target
 
         path, digest, _ = dictionary_from_target(derived, recipe, derived["output"])
@@ -250,6 +250,10 @@ def train_transfer(recipe, output=None, reporter=None, resume=False, force=False
 
     reporter = reporter or Reporter()
     train_cfg, model_cfg, transfer = recipe["train"], recipe["model"], recipe["transfer"]
+    if transfer.get("mode") == "joint":
+        from slukit.joint import train_joint
+
+        return train_joint(recipe, output=output, reporter=reporter, resume=resume, force=force)
     distribution = get_distribution(train_cfg)
     if distribution.workers > 1 and not recipe["source"].get("model_dir"):
         raise RecipeError("source.data: with train.distribute: multi_worker the source model must "
@@ -273,7 +277,16 @@ def _train_transfer(recipe, output, reporter, resume, force, distribution):
     check_word_vectors(model_cfg)
     check_word_vectors({"word_vectors": recipe["source"].get("word_vectors")}, "source.word_vectors")
 
-    source = obtain_source(recipe, reporter, resume=resume, force=force)
+    if transfer.get("mode") == "joint_then_finetune":
+        from slukit.joint import obtain_joint
+
+        source = obtain_joint(recipe, output, reporter, resume=resume)
+        if transfer.get("finetune_epochs"):
+            train_cfg = {**train_cfg, "epochs": transfer["finetune_epochs"]}
+        first_stage = "joint"
+    else:
+        source = obtain_source(recipe, reporter, resume=resume, force=force)
+        first_stage = "source"
     source_metrics = _read_metrics(source.path)
 
     reporter.stage(f"target: fine-tuning {recipe['name']}")
@@ -300,14 +313,16 @@ def _train_transfer(recipe, output, reporter, resume, force, distribution):
 
         metrics = score_splits(distribution.predictor(model), preprocessor, splits)
         if source_metrics:
-            metrics = {"source": source_metrics, **metrics}
+            metrics = {first_stage: {k: source_metrics[k] for k in ("valid", "test")
+                                     if k in source_metrics}, **metrics}
         if metrics:
-            reporter.metrics_table({k if k.startswith("source") else f"target {k}": v
+            reporter.metrics_table({k if k.startswith(first_stage) else f"target {k}": v
                                     for k, v in _flat(metrics).items()},
                                    title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
         meta = metadata(recipe, model, fit_info, splits)
         meta["source_model"] = str(source.path)
         meta["transferred"] = parts
+        meta["mode"] = transfer.get("mode", "sequential")
         path = save_run(output, recipe, model, preprocessor, metrics, meta, reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)
 
@@ -323,8 +338,8 @@ def _flat(metrics):
     """`{"source": {"valid": m}, "valid": m}` -> `{"source valid": m, "valid": m}`."""
     out = {}
     for key, value in metrics.items():
-        if key == "source":
-            out.update({f"source {k}": v for k, v in value.items()})
+        if key in ("source", "joint"):
+            out.update({f"{key} {k}": v for k, v in value.items()})
         else:
             out[key] = value
     return out

@@ -548,10 +548,12 @@ def _check_relations(fields: dict, raw: dict, prefix: str, report) -> None:
                 if other in given:
                     report.add(prefix + other, f"cannot be used together with {prefix}{name} "
                                                f"({raw[name]}); remove one of the two")
-        other = field.required_unless
-        if other and name not in given and other not in given:
+        others = field.required_unless
+        others = (others,) if isinstance(others, str) else tuple(others or ())
+        if others and name not in given and not any(o in given for o in others):
             state = "is null" if name in raw else "missing"
-            report.add(prefix + name, f"{state} (it is required unless {prefix}{other} is set)")
+            unless = " or ".join(prefix + o for o in others)
+            report.add(prefix + name, f"{state} (it is required unless {unless} is set)")
 
 
 def _unknown_hint(parent: str, name: str) -> str:

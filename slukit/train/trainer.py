@@ -163,7 +163,9 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
 
     distribution = distribution or Distribution()
     distribution.check_batch_size(train_cfg["batch_size"])
-    if isinstance(train_examples, TrainStream):  # read from its file at every epoch
+    if hasattr(train_examples, "training_batches"):  # several data sets mixed (slukit.joint)
+        batches, lengths = train_examples.training_batches(preprocessor, train_cfg)
+    elif isinstance(train_examples, TrainStream):  # read from its file at every epoch
         batches = make_stream_pydataset(train_examples, preprocessor, train_cfg["batch_size"],
                                         seed=train_cfg["seed"],
                                         word_dropout=train_cfg["word_dropout"],
@@ -173,7 +175,8 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         data = EncodedData(preprocessor, train_examples)
         batches = make_pydataset(data, train_cfg["batch_size"], seed=train_cfg["seed"],
                                  word_dropout=train_cfg["word_dropout"],
-                                 min_steps=train_cfg.get("min_steps_per_epoch", 0))
+                                 min_steps=train_cfg.get("min_steps_per_epoch", 0),
+                                 max_steps=train_cfg.get("max_steps_per_epoch", 0))
         lengths = data.lengths
     steps = len(batches)
     epochs = train_cfg["epochs"]
