@@ -16,8 +16,9 @@ Rows (`--rows`; default: the headline rows):
     multi_source_100, multi_source_50       MASSIVE: recipes/massive/multi_source_to_de.yaml
     zero_shot                               MASSIVE: recipes/massive/en_to_de_zero_shot.yaml
 
-Resumable: each run is a model directory under runs/transfer_table/<dataset>/<row>-s<seed>; one
-that was trained from the same settings is read, not trained again, so rerunning the same command
+Resumable: each run is a model directory under runs/transfer_table/<dataset>/<row>-s<seed> (two rows
+with the same settings, such as transfer_50 and joint_then_finetune_50, share one); one that was
+trained from the same settings is read, not trained again, so rerunning the same command
 after an interruption goes on where it stopped, and a table over more rows reuses the runs it has.
 Sequential source models are trained once per dataset and seed (runs/transfer_table/<dataset>/
 source-s<seed>) and shared by the rows. Training time per stage is read from each run's
@@ -68,6 +69,7 @@ def row_specs():
 def plan(datasets, rows, seeds, overrides, runs_dir):
     """`[(dataset, row, seed, recipe, path)]` for every run asked for; rows that a dataset has
     no recipe for are left out (and said so)."""
+    from slukit.curve import same_settings
     from slukit.recipe import load_recipe
 
     specs, out, skipped = row_specs(), [], []
@@ -89,7 +91,12 @@ def plan(datasets, rows, seeds, overrides, runs_dir):
                         recipe["transfer"]["mode"] = mode
                     if recipe["source"].get("data") and not recipe["source"].get("model_dir"):
                         recipe["source"]["output"] = str(runs_dir / dataset / f"source-{key}-s{seed}")
-                out.append((dataset, row, seed, recipe, runs_dir / dataset / f"{row}-s{seed}"))
+                path = runs_dir / dataset / f"{row}-s{seed}"
+                for d, _, s, earlier, earlier_path in out:  # a row that is another row: one run
+                    if (d, s) == (dataset, seed) and same_settings(earlier, recipe):
+                        path = earlier_path
+                        break
+                out.append((dataset, row, seed, recipe, path))
     return out, sorted(set(skipped))
 
 
@@ -145,7 +152,7 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"),
                         help="the benchmark data folder (SLUKIT_DATA)")
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "transfer_table"),
+    parser.add_argument("--runs", default="runs/transfer_table",
                         help="where the model directories go")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "transfer_table.md"),
                         help="the markdown table (a .json with every run is written beside it)")
@@ -173,7 +180,9 @@ def main(argv=None):
             mode = (recipe["transfer"]["mode"] if recipe.get("source") else "target only")
             print(f"{'done' if done else 'todo'}  {dataset:9} {row:24} seed {seed}  "
                   f"{mode:20} fraction {recipe['data']['train_fraction']:g}  {path}")
-        print(f"{sum(finished_run(p, r) is None for *_, r, p in runs)} of {len(runs)} runs to train")
+        unique = {str(p): r for *_, r, p in runs}
+        todo = sum(finished_run(p, r) is None for p, r in unique.items())
+        print(f"{todo} of {len(unique)} runs to train ({len(runs)} rows × seeds)")
         return 0
 
     from slukit.train.progress import Reporter

@@ -22,6 +22,7 @@ EPILOG = """examples:
   slukit tune recipes/atis/tune_broad.yaml --max-trials 20
   slukit evaluate runs/quickstart demo-en:test
   slukit predict runs/quickstart "set an alarm for 7 am"
+  slukit serve export/quickstart.tflite --port 8080
 """
 
 
@@ -212,8 +213,55 @@ def build_parser():
                          "accelerator (default: cpu)")
     predict.add_argument("texts", metavar="TEXT", nargs="*",
                          help="utterances (default: read one per line from standard input)")
+    add_fallback_arguments(predict)
     predict.set_defaults(run=cmd_predict)
+
+    serve = commands.add_parser(
+        "serve", help="serve a model over HTTP",
+        description="Serve a model over HTTP (Starlette under uvicorn; pip install "
+        "'slukit[serve]'): POST /predict takes {\"text\": ...} or {\"texts\": [...]} and answers "
+        "with the JSON of `slukit predict`; GET /healthz, GET /metrics (Prometheus), GET "
+        "/openapi.json. Concurrent requests are micro-batched. Bad requests get a 4xx JSON error. "
+        "SIGTERM finishes the requests in flight, then exits.")
+    serve.add_argument("model", metavar="MODEL", help="a .tflite from `slukit export` (run with "
+                       "LiteRT, without TensorFlow in the process) or a model directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                       "(default: 127.0.0.1; 0.0.0.0 listens on every interface)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0: any free one)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="server processes sharing the socket, one model each (default: 1; "
+                       "about one per CPU core)")
+    serve.add_argument("--max-batch", type=int, default=64, metavar="N",
+                       help="the most utterances in one model call (default: 64)")
+    serve.add_argument("--max-wait-ms", type=float, default=2.0, metavar="MS",
+                       help="how long a busy server waits to fill a batch (default: 2)")
+    serve.add_argument("--max-texts", type=int, default=256, metavar="N",
+                       help="the most texts in one request (default: 256)")
+    serve.add_argument("--max-body-bytes", type=int, default=1 << 20, metavar="N",
+                       help="the largest request body (default: 1048576)")
+    serve.add_argument("--max-text-chars", type=int, default=5000, metavar="N",
+                       help="the longest text, in characters (default: 5000)")
+    add_fallback_arguments(serve)
+    serve.set_defaults(run=cmd_serve)
     return parser
+
+
+def add_fallback_arguments(parser):
+    parser.add_argument("--fallback-threshold", type=float, metavar="T",
+                        help="an intent whose calibrated confidence is below T becomes the "
+                        "fallback intent (the ranking is kept, and `fallback` is true); 0 turns "
+                        "it off (default: the model's predict.fallback_threshold)")
+    parser.add_argument("--fallback-intent", metavar="NAME",
+                        help="the intent reported below the threshold (default: the model's "
+                        "predict.fallback_intent, nlu_fallback)")
+
+
+def check_fallback(args):
+    threshold = getattr(args, "fallback_threshold", None)
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise SlukitError(f"--fallback-threshold: expected a confidence in [0, 1], got {threshold}")
+    if getattr(args, "fallback_intent", None) is not None and not args.fallback_intent.strip():
+        raise SlukitError("--fallback-intent: expected an intent name, got an empty string")
 
 
 def cmd_train(args):
@@ -490,12 +538,15 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
+    check_fallback(args)
+    fallback = {"fallback_threshold": args.fallback_threshold,
+                "fallback_intent": args.fallback_intent}
     if str(args.model).endswith(".tflite"):
         from slukit.lite import LitePredictor
         from slukit.native_logs import filter_native_logs
 
         filter_native_logs()
-        predictor = LitePredictor(args.model, accelerator=args.accelerator)
+        predictor = LitePredictor(args.model, accelerator=args.accelerator, **fallback)
     else:
         from slukit.integrity import verify_model_dir
 
@@ -503,7 +554,7 @@ def cmd_predict(args):
         quiet_backend_logs()
         from slukit.predict import Predictor
 
-        predictor = Predictor.from_dir(args.model)
+        predictor = Predictor.from_dir(args.model, **fallback)
     if args.texts:
         for result in predictor.predict(args.texts):
             print(json.dumps(result, ensure_ascii=False))
@@ -514,6 +565,23 @@ def cmd_predict(args):
         result = predictor.predict([line.rstrip("\r\n")])[0]
         print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
+
+
+def cmd_serve(args):
+    check_fallback(args)
+    for name in ("port", "workers", "max_batch", "max_texts", "max_body_bytes", "max_text_chars"):
+        value, least = getattr(args, name), 0 if name == "port" else 1
+        if value < least or (name == "port" and value > 65535):
+            raise SlukitError(f"--{name.replace('_', '-')}: got {value}, expected "
+                              f"{'a port in 0..65535' if name == 'port' else 'at least 1'}")
+    if args.max_wait_ms < 0:
+        raise SlukitError(f"--max-wait-ms: expected 0 or more, got {args.max_wait_ms}")
+    from slukit.serve import serve
+
+    return serve(args.model, host=args.host, port=args.port, workers=args.workers,
+                 max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, max_texts=args.max_texts,
+                 max_body_bytes=args.max_body_bytes, max_text_chars=args.max_text_chars,
+                 fallback_threshold=args.fallback_threshold, fallback_intent=args.fallback_intent)
 
 
 def print_evaluation(report):

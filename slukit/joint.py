@@ -63,51 +63,61 @@ def check_joint(recipe):
 
 
 def load_joint_data(recipe, reporter):
-    """`(target splits, source training examples, per-batch code-switching table or None)`,
-    all held in memory."""
-    from slukit.data.load import load_splits, unseen_labels
+    """`(target splits, [(part name, source training examples, code-switching table or None)])`,
+    all held in memory: one part per source data set (`source.data` may list several)."""
+    from slukit.data.load import dataset_recipes, load_splits, unseen_labels
     from slukit.transfer import source_recipe
 
     splits = load_splits(recipe, warn=reporter.warn, info=reporter.info)
     derived = source_recipe(recipe)
-    table = None
-    if recipe["transfer"].get("code_switch_words"):
-        settings = derived["data"].get("code_switch")
-        if not settings:
-            raise RecipeError("transfer.code_switch_words: code-switching source batches needs "
-                              "the translations of source.data.code_switch (a dictionary, "
-                              "from_target, or a lexicon); set it")
-        from slukit.data.code_switch import switch_table
+    rate = recipe["transfer"].get("code_switch_words")
+    datasets = dataset_recipes(derived)
+    sources = []
+    for i, one in enumerate(datasets):
+        name = "source" if len(datasets) == 1 else f"source {i + 1}"
+        table, settings = None, one["data"].get("code_switch")
+        if rate and settings:
+            from slukit.data.code_switch import switch_table
 
-        table, names = switch_table(settings, recipe["model"]["lowercase"],
-                                    key="source.data.code_switch")
-        derived["data"]["code_switch"] = None  # switched afresh in every batch instead
-        reporter.info(f"code-switching: {100 * recipe['transfer']['code_switch_words']:g}% of "
-                      f"the translatable words of every source batch ({len(table)} dictionary "
-                      f"words, {names})")
-    source_train = load_splits(derived, warn=reporter.warn, info=reporter.info)["train"]
-    both = list(source_train) + list(splits["train"])
+            key = "source.data.code_switch" if len(datasets) == 1 else f"source.data[{i}].code_switch"
+            table, names = switch_table(settings, recipe["model"]["lowercase"], key=key)
+            one = {**one, "data": {**one["data"], "code_switch": None}}  # switched in every batch
+            reporter.info(f"code-switching {name}: {100 * rate:g}% of the translatable words of "
+                          f"every batch ({len(table)} dictionary words, {names})")
+        examples = load_splits(one, warn=reporter.warn, info=reporter.info)["train"]
+        sources.append((name, examples, table))
+    if rate and not any(table for _, _, table in sources):
+        raise RecipeError("transfer.code_switch_words: code-switching source batches needs the "
+                          "translations of source.data.code_switch (a dictionary, from_target, "
+                          "or a lexicon); set it")
+    both = [ex for _, examples, _ in sources for ex in examples] + list(splits["train"])
     for split in ("valid", "test"):
         unseen = unseen_labels(both, splits[split] or [], split)
         if unseen:
             reporter.warn("\n".join(unseen))
-    reporter.info(f"data: {len(source_train)} source train, {len(splits['train'])} target train, "
+    sizes = ", ".join(f"{len(examples)} {name} train" for name, examples, _ in sources)
+    reporter.info(f"data: {sizes}, {len(splits['train'])} target train, "
                   f"{len(splits['valid'] or [])} valid, {len(splits['test'] or [])} test utterances")
-    return splits, source_train, table
+    return splits, sources
 
 
-def mixed_data(recipe, source_train, target_train, table=None):
-    """The `MixedData` that the joint stage trains on."""
+def mixed_data(recipe, sources, target_train):
+    """The `MixedData` that the joint stage trains on: the target part at
+    `transfer.target_share`, the source parts sharing the rest equally."""
     from slukit.data.mixing import MixedData
 
     share = recipe["transfer"].get("target_share")
-    return MixedData({"target": target_train, "source": source_train},
-                     {"target": share, "source": None}, target="target",
-                     transforms=source_transforms(recipe, table))
+    parts = {"target": target_train, **{name: examples for name, examples, _ in sources}}
+    shares = {name: None for name in parts}
+    shares["target"] = share
+    transforms = {}
+    for name, _, table in sources:
+        transforms.update(source_transforms(recipe, table, name))
+    return MixedData(parts, shares, target="target", transforms=transforms)
 
 
-def source_transforms(recipe, table):
-    """`{"source": function}` that code-switches each source batch afresh
+def source_transforms(recipe, table, name="source"):
+    """`{name: function}` that code-switches each batch of a source part afresh
     (`transfer.code_switch_words` of the words with a translation in `table`), or `{}`."""
     rate = recipe["transfer"].get("code_switch_words")
     if not rate or not table:
@@ -120,19 +130,21 @@ def source_transforms(recipe, table):
         return code_switch(examples, table, 1.0, rate, seed=int(rng.integers(2**31)),
                            lowercase=lowercase)[0]
 
-    return {"source": switch}
+    return {name: switch}
 
 
-def joint_counts(source_train, target_train, table=None, lowercase=True):
-    """The `ExampleCounts` the joint vocabulary is fitted from: both sides, plus every
+def joint_counts(sources, target_train, lowercase=True):
+    """The `ExampleCounts` the joint vocabulary is fitted from: every part, plus every
     translation that per-batch code-switching may put in (counted as often as the
     word it replaces), so that no switched word is unknown."""
     from slukit.preprocess.preprocessor import ExampleCounts
 
-    counts = ExampleCounts.of(list(source_train) + list(target_train))
-    if table:
-        source_words = ExampleCounts.of(source_train).tokens
-        for token, n in source_words.items():
+    counts = ExampleCounts.of([ex for _, examples, _ in sources for ex in examples]
+                              + list(target_train))
+    for _, examples, table in sources:
+        if not table:
+            continue
+        for token, n in ExampleCounts.of(examples).tokens.items():
             for translation in table.get(token.lower() if lowercase else token, ()):
                 counts.tokens[translation] += n
     return counts
@@ -165,7 +177,7 @@ def train_joint(recipe, output=None, reporter=None, resume=False, force=False):
 def _train_joint(recipe, output, reporter, resume, force, distribution):
     from slukit.models.builder import build_model, load_word_vectors
     from slukit.preprocess import SLUPreprocessor
-    from slukit.train.trainer import (TrainResult, check_word_vectors, checkpointing,
+    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
                                       describe_model, fit, metadata, not_the_chief, save_run,
                                       score_splits, set_seed)
 
@@ -173,10 +185,10 @@ def _train_joint(recipe, output, reporter, resume, force, distribution):
     check_word_vectors(model_cfg)
     reporter.stage(f"joint: training {recipe['name']} on source and target data together")
     set_seed(train_cfg["seed"], train_cfg["jit_compile"])
-    splits, source_train, table = load_joint_data(recipe, reporter)
-    data = mixed_data(recipe, source_train, splits["train"], table)
+    splits, sources = load_joint_data(recipe, reporter)
+    data = mixed_data(recipe, sources, splits["train"])
     preprocessor = SLUPreprocessor.fit(
-        joint_counts(source_train, splits["train"], table, model_cfg["lowercase"]),
+        joint_counts(sources, splits["train"], model_cfg["lowercase"]),
         embeddings=model_cfg["embeddings"],
         lowercase=model_cfg["lowercase"], min_word_count=model_cfg["min_word_count"],
         max_word_chars=model_cfg["max_word_chars"], slot_decoding=model_cfg["slot_decoding"])
@@ -185,8 +197,9 @@ def _train_joint(recipe, output, reporter, resume, force, distribution):
     load_word_vectors(model, preprocessor, model_cfg, seed=train_cfg["seed"])
     reporter.info(describe_model(model, model_cfg))
     share = recipe["transfer"].get("target_share")
-    reporter.info("batches: " + (f"{100 * share:g}% from the target data" if share is not None
-                                 else "in proportion to the data sizes"))
+    reporter.info("batches: " + (f"{100 * share:g}% from the target data, the rest shared "
+                                 f"equally by {len(sources)} source data set(s)"
+                                 if share is not None else "in proportion to the data sizes"))
     with checkpointing(output, recipe, reporter, resume, distribution, force) as checkpoint:
         fit_info = fit(model, preprocessor, data, splits["valid"], train_cfg, reporter,
                        distribution=distribution, checkpoint=checkpoint)
@@ -196,9 +209,10 @@ def _train_joint(recipe, output, reporter, resume, force, distribution):
         if metrics:
             reporter.metrics_table({f"target {k}": v for k, v in metrics.items()},
                                    title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         meta = metadata(recipe, model, fit_info, splits)
-        meta.update(mode="joint", source_utterances=len(source_train),
-                    target_share=share)
+        meta.update(mode="joint", target_share=share,
+                    source_utterances=sum(len(examples) for _, examples, _ in sources))
         path = save_run(output, recipe, model, preprocessor, metrics, meta, reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)
 

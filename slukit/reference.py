@@ -102,6 +102,8 @@ def field_type(field: Field) -> str:
         text = "list of distinct values out of " + ", ".join(f"`{c}`" for c in field.allowed())
     else:
         text = _TYPE_NAMES.get(field.type, field.type)
+    if field.many:
+        text += ", or a list of them"
     bounds = []
     if field.min is not None:
         bounds.append(f"{'>' if field.exclusive_min else '≥'} {_number(field.min)}")

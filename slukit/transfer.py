@@ -67,16 +67,24 @@ def source_recipe(recipe):
     derived["model"]["word_vectors"] = source.get("word_vectors")
     if source.get("epochs"):
         derived["train"]["epochs"] = source["epochs"]
+    if source.get("max_steps_per_epoch") is not None:
+        derived["train"]["max_steps_per_epoch"] = source["max_steps_per_epoch"]
     derived["source"] = None
     derived["transfer"] = copy.deepcopy(recipe["transfer"])
     derived["output"] = source.get("output") or f"runs/{recipe['name']}-source"
-    switch = derived["data"].get("code_switch")
-    if switch and switch.get("dictionary") == FROM_TARGET:
-        from slukit.data.code_switch import dictionary_from_target
+    digests = []
+    datasets = derived["data"] if isinstance(derived["data"], list) else [derived["data"]]
+    for data in datasets:  # several source data sets: a from_target dictionary each
+        switch = data.get("code_switch")
+        if switch and switch.get("dictionary") == FROM_TARGET:
+            from slukit.data.code_switch import dictionary_from_target
 
-        path, digest, _ = dictionary_from_target(derived, recipe, derived["output"])
-        switch["dictionary"] = str(path)
-        derived["output"] = f"{derived['output']}-cs-{digest}"
+            path, digest, _ = dictionary_from_target({**derived, "data": data}, recipe,
+                                                     derived["output"])
+            switch["dictionary"] = str(path)
+            digests.append(digest)
+    if digests:
+        derived["output"] = f"{derived['output']}-cs-{'-'.join(digests)}"
     return derived
 
 
@@ -269,7 +277,7 @@ def train_transfer(recipe, output=None, reporter=None, resume=False, force=False
 
 def _train_transfer(recipe, output, reporter, resume, force, distribution):
     from slukit.models.builder import build_model, load_word_vectors
-    from slukit.train.trainer import (TrainResult, check_word_vectors, checkpointing,
+    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
                                       describe_model, fit, fit_preprocessor, load_data, metadata,
                                       not_the_chief, save_run, score_splits, set_seed)
 
@@ -312,6 +320,7 @@ def _train_transfer(recipe, output, reporter, resume, force, distribution):
             return not_the_chief(distribution, reporter, model, preprocessor)
 
         metrics = score_splits(distribution.predictor(model), preprocessor, splits)
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         if source_metrics:
             metrics = {first_stage: {k: source_metrics[k] for k in ("valid", "test")
                                      if k in source_metrics}, **metrics}

@@ -52,7 +52,8 @@ def test_predict_accepts_any_string(trained_model_dir, capsys):
                       "", "   ", "🙂 🎶 play 🎸", long_text)
     assert len(results) == 5
     for r in results:
-        assert set(r) == {"text", "tokens", "intent", "intent_confidence", "tags", "slots"}
+        assert set(r) == {"text", "tokens", "intent", "intent_confidence", "intent_ranking", "fallback",
+                          "tags", "slots"}
         assert len(r["tags"]) == len(r["tokens"])
         assert 0.0 <= r["intent_confidence"] <= 1.0
         for slot in r["slots"]:

@@ -159,3 +159,77 @@ def test_transfer_table_plans_the_headline_rows(capsys):
     assert table.main(["--plan", "--datasets", "multiatis", "--seeds", "0",
                        "--rows", "joint_50", "--runs", "runs/none"]) == 0
     assert "todo  multiatis joint_50" in capsys.readouterr().out
+
+
+NL = [
+    (["vlieg", "naar", "boston"], ["O", "O", "B-toloc"], "flight"),
+    (["vluchten", "van", "denver"], ["O", "O", "B-fromloc"], "flight"),
+    (["prijzen", "naar", "parijs"], ["O", "O", "B-toloc"], "airfare_nl"),  # a source-only intent
+]
+
+
+def two_sources(tmp_path, root, mode):
+    from conftest import write_jsonl
+
+    write_jsonl(root / "nl_train.jsonl", [{"tokens": t, "tags": g, "intent": i}
+                                          for t, g, i in NL * 4])
+    path = transfer_recipe(tmp_path, root, f"transfer: {{mode: {mode}}}")
+    text = path.read_text().replace(
+        f"  data: {{root: {root}, train: en_train.jsonl, valid: en_valid.jsonl, test: en_test.jsonl}}",
+        f"  data:\n    - {{root: {root}, train: en_train.jsonl, valid: en_valid.jsonl}}\n"
+        f"    - {{root: {root}, train: nl_train.jsonl, train_fraction: 0.5}}\n"
+        f"  max_steps_per_epoch: 2")
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["joint", "sequential"])
+def test_several_source_data_sets_train_as_one_source(bilingual, tmp_path, mode):
+    path = two_sources(tmp_path, bilingual, mode)
+    result = run(path, tmp_path / "out", ["train.epochs=1"])
+    pre = result.preprocessor
+    assert "airfare_nl" in pre.intents.tokens  # labels of every source, merged by name
+    if mode == "joint":
+        assert "vlieg" in pre.words and "fly" in pre.words
+        meta = json.loads((result.path / "metadata.json").read_text())
+        assert meta["source_utterances"] == 30 + 6
+        assert meta["steps_per_epoch"] == 9  # no share: one pass over each part (4 + 4 + 1)
+    else:
+        source = json.loads((tmp_path / "source" / "metadata.json").read_text())
+        assert source["train_utterances"] == 36
+        assert source["epochs_run"] == 1 and source["steps_per_epoch"] == 2  # capped
+
+
+def test_a_list_of_source_data_sets_is_checked_item_by_item(bilingual, tmp_path):
+    path = two_sources(tmp_path, bilingual, "joint")
+    text = path.read_text()
+    path.write_text(text.replace("train: nl_train.jsonl, train_fraction: 0.5", "trian: x"))
+    with pytest.raises(RecipeError) as err:
+        from slukit.recipe import load_recipe
+
+        load_recipe(path)
+    assert "source.data[1].trian: unknown key" in str(err.value)
+    path.write_text(text.replace("  data:\n", "  data: []\n  old:\n"))
+    with pytest.raises(RecipeError, match="source.data: an empty list"):
+        load_recipe(path)
+
+
+def test_max_steps_per_epoch_caps_a_streamed_training_set(tiny_data, tmp_path):
+    from conftest import write_recipe
+    from slukit.data.stream import TrainStream, make_stream_pydataset
+
+    path = write_recipe(tmp_path / "r.yaml", tiny_data).read_text()
+    path = path.replace("  test: test.jsonl\n", "  test: test.jsonl\n  stream: 'true'\n")
+    path = path.replace("  seed: 3\n", "  seed: 3\n  max_steps_per_epoch: 3\n")
+    (tmp_path / "s.yaml").write_text(path)
+    result = run(tmp_path / "s.yaml", tmp_path / "out", ["train.epochs=2"])
+    meta = json.loads((result.path / "metadata.json").read_text())
+    assert meta["steps_per_epoch"] == 3 and meta["epochs_run"] == 2
+    # Epochs read on through the file: 4 capped epochs see the 8 batches of one pass and more.
+    stream = TrainStream(tiny_data / "train.jsonl", None).scan()
+    batches = make_stream_pydataset(stream, result.preprocessor, 8, max_steps=3)
+    rows = 0
+    for _ in range(4):
+        rows += sum(len(batches[i][1]["intent"]) for i in range(len(batches)))
+        batches.on_epoch_end()
+    assert len(batches) == 3 and rows == 96

@@ -51,8 +51,28 @@ def test_same_json_as_the_keras_predictor(exported):
     assert lite.lengths == [4, 8]
     expected = Predictor.from_dir(model_dir).predict(TEXTS)
     for got, ref in zip(lite.predict(TEXTS), expected):
-        assert abs(got.pop("intent_confidence") - ref.pop("intent_confidence")) < 1e-5
-        assert got == ref
+        assert_same_prediction(got, ref)
+
+
+def assert_same_prediction(got, ref, tol=1e-5):
+    """Equal predictions, confidences (calibrated, rounded to 6 places) within `tol`."""
+    got, ref = json.loads(json.dumps(got)), json.loads(json.dumps(ref))
+    assert abs(got.pop("intent_confidence") - ref.pop("intent_confidence")) < tol
+    for a, b in zip(got["intent_ranking"], ref["intent_ranking"]):
+        assert abs(a.pop("confidence") - b.pop("confidence")) < tol
+    for a, b in zip(got["slots"], ref["slots"]):
+        assert abs(a.pop("confidence") - b.pop("confidence")) < tol
+    assert got == ref
+
+
+def test_calibration_travels_in_the_metadata(exported):
+    model_dir, path, _ = exported
+    stored = json.loads((model_dir / "preprocessor.json").read_text())["confidence"]
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["rules"]["confidence"] == stored
+    lite = LitePredictor(path, fallback_threshold=1.0, fallback_intent="ask_again")
+    result = lite.predict_one("")
+    assert result["fallback"] is (result["intent_confidence"] < 1.0)
 
 
 def test_picks_the_shortest_length_that_fits(exported):

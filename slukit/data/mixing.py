@@ -70,6 +70,8 @@ def share_counts(sizes, steps, shares):
     Example:
         >>> share_counts({"source": 100, "target": 10}, 20, {"target": 0.25, "source": None})
         {'source': 15, 'target': 5}
+        >>> share_counts({"target": 50, "a": 90, "b": 90}, 101, {"target": 0.5})
+        {'target': 50, 'a': 26, 'b': 25}
     """
     counts, fixed = {}, 0
     for name in sizes:
@@ -77,8 +79,9 @@ def share_counts(sizes, steps, shares):
             counts[name] = max(1, round(steps * shares[name]))
             fixed += counts[name]
     rest = [name for name in sizes if shares.get(name) is None]
-    for name in rest:
-        counts[name] = max(1, (steps - fixed) // len(rest))
+    left = max(steps - fixed, len(rest))
+    for i, name in enumerate(rest):  # shared equally; the first parts take the remainder
+        counts[name] = left // len(rest) + (1 if i < left % len(rest) else 0)
     return {name: counts[name] for name in sizes}
 
 

@@ -6,8 +6,11 @@ batch of utterances (a scalar string is taken as a batch of one; any other shape
 is refused with an `InvalidArgumentError` that says so), and returns (batch `B`,
 `T` = most tokens in the batch):
 
-    intent               string  [B]     the best intent
-    intent_confidence    float32 [B]     its probability
+    intent               string  [B]     the best intent (the fallback intent below the
+                                         model's fallback threshold, if it has one)
+    intent_confidence    float32 [B]     its calibrated probability (the model's intent
+                                         temperature applied, see `slukit.calibration`)
+    fallback             bool    [B]     whether the fallback replaced the intent
     tags                 string  [B, T]  one BIO tag per token, "" past num_tokens
     tokens               string  [B, T]  the whitespace tokens as written, "" past num_tokens
     num_tokens           int32   [B]
@@ -153,6 +156,10 @@ def build_serving_fn(model, preprocessor, encoder):
     if bio:
         start, step = _bio_constants(preprocessor.tags.tokens[1:])
 
+    confidence = preprocessor.confidence
+    temperature = float(confidence.intent_temperature)
+    threshold = float(confidence.fallback_threshold or 0.0)
+
     def serve(text):
         # The signature takes any shape, so that a scalar (one text) does not reach the
         # tokenizer unchecked (it crashed the process) and a 2-D batch is refused
@@ -166,7 +173,15 @@ def build_serving_fn(model, preprocessor, encoder):
         tokens, num_tokens, width, inputs = encoder(text)
         out = model(inputs, training=False)
         intent_probs, slot_probs = out["intent"], out["slots"]
+        if temperature != 1.0:  # calibrated: softmax(log(p) / T), as SLUPreprocessor does
+            intent_probs = tf.nn.softmax(
+                tf.math.log(tf.maximum(tf.cast(intent_probs, tf.float64), 1e-30)) / temperature)
+        intent_probs = tf.cast(intent_probs, tf.float32)
         best = tf.argmax(intent_probs, axis=-1, output_type=tf.int32)
+        top = tf.reduce_max(intent_probs, axis=-1)
+        fallback = top < threshold
+        intent = tf.where(fallback, tf.constant(confidence.fallback_intent),
+                          tf.gather(intents, best))
         probs = slot_probs[:, :, 1:]
         if bio:
             tag_ids = viterbi_tf(probs, num_tokens, start, step) + 1
@@ -175,8 +190,9 @@ def build_serving_fn(model, preprocessor, encoder):
         real = tf.sequence_mask(num_tokens, width)
         tag_ids = tf.where(real, tag_ids, 0)  # "" past the utterance
         return {
-            "intent": tf.gather(intents, best),
-            "intent_confidence": tf.reduce_max(intent_probs, axis=-1),
+            "intent": intent,
+            "intent_confidence": top,
+            "fallback": fallback,
             "tags": tf.gather(tag_names, tag_ids),
             "tokens": tokens.to_tensor("", shape=tf.stack([tf.shape(text)[0], width])),
             "num_tokens": num_tokens,
@@ -226,7 +242,7 @@ def export_saved_model(model_dir, output_dir):
             "signature": "serving_default",
             "inputs": {"text": "string [B]"},
             "outputs": {"intent": "string [B]", "intent_confidence": "float32 [B]",
-                        "tags": "string [B, T]", "tokens": "string [B, T]",
+                        "fallback": "bool [B]", "tags": "string [B, T]", "tokens": "string [B, T]",
                         "num_tokens": "int32 [B]"},
             "load_requires": ["tensorflow", "tensorflow_text (import it before loading)"],
             "rules": {k: v for k, v in pre.rules().items() if k != "files"},

@@ -12,7 +12,9 @@ Keys:
                              one signature per fixed length in the one .tflite
     inputs                   name -> {"dtype", "shape"}; `"L"` is the signature's length
     outputs                  name -> {"dtype", "shape", "description"}
-    rules                    the text rules (`SLUPreprocessor.rules()` without `files`)
+    rules                    the text rules (`SLUPreprocessor.rules()` without `files`),
+                             with the calibration temperatures and fallback rule
+                             under `confidence` (`slukit.preprocess.confidence`)
     vocab                    {"words": [...] or null, "chars": [...] or null,
                               "intents": [...], "tags": [...]}: id = list position
     long_inputs              how utterances longer than the largest length are run
@@ -122,6 +124,7 @@ def check_metadata(meta, where="metadata"):
 
 def preprocessor_from_metadata(meta):
     """The `SLUPreprocessor` (numpy-only) described by the metadata."""
+    from slukit.preprocess.confidence import Confidence
     from slukit.preprocess.preprocessor import SLUPreprocessor
     from slukit.preprocess.vocab import UNK, Vocabulary
 
@@ -134,4 +137,5 @@ def preprocessor_from_metadata(meta):
     return SLUPreprocessor(table("words", UNK), table("chars", UNK), table("intents", None),
                            table("tags", None), lowercase=rules.get("lowercase", True),
                            max_word_chars=rules.get("max_word_chars", 20),
-                           slot_decoding=rules.get("slot_decoding", "argmax"))
+                           slot_decoding=rules.get("slot_decoding", "argmax"),
+                           confidence=Confidence.from_dict(rules.get("confidence")))

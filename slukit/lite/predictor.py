@@ -169,10 +169,17 @@ class LitePredictor:
         gpu_enforce_f32: on the GPU, compute in fp32 instead of the default fp16.
         model_content, metadata: the .tflite's bytes and the metadata dict,
             instead of files (used by the export to check a model before writing it).
+        fallback_threshold: overrides the fallback threshold stored in the metadata
+            (`rules.confidence`); None keeps it, 0 turns it off.
+        fallback_intent: overrides the stored fallback intent; None keeps it.
+
+    Confidences are calibrated with the temperatures in the metadata
+    (`rules.confidence`, see `slukit.calibration`).
     """
 
     def __init__(self, tflite_path=None, accelerator="cpu", num_threads=1,
-                 gpu_enforce_f32=False, model_content=None, metadata=None):
+                 gpu_enforce_f32=False, model_content=None, metadata=None,
+                 fallback_threshold=None, fallback_intent=None):
         if accelerator not in ACCELERATORS:
             raise LiteError(f"accelerator must be one of {ACCELERATORS}, got {accelerator!r}")
         if model_content is None:
@@ -192,6 +199,8 @@ class LitePredictor:
         self.metadata = metadata
         self.accelerator = accelerator
         self.preprocessor = preprocessor_from_metadata(metadata)
+        self.preprocessor.confidence = self.preprocessor.confidence.with_fallback(
+            fallback_threshold, fallback_intent)
         self.lengths = sorted(int(s["length"]) for s in metadata["signatures"])
         self.keys = {int(s["length"]): s["key"] for s in metadata["signatures"]}
         self.inputs = list(metadata["inputs"])

@@ -8,10 +8,10 @@ them as one `ModelDirError`.
 
 Example:
     >>> rule_problems({"tokenizer": "bpe", "unicode_normalization": "NFKC", "lowercase": True,
-    ...                "max_word_chars": 20})
+    ...                "max_word_chars": 20}, files=False)
     ["tokenizer: 'bpe' is not one this slukit implements ('whitespace')"]
     >>> rule_problems({"tokenizer": "whitespace", "lowercase": "yes", "colour": 1}, files=False)
-    ['lowercase: expected true or false, got "yes"', "colour: unknown setting (known: files, lowercase, max_word_chars, pad_id, slot_decoding, tag_pad_id, tokenizer, unicode_normalization, unk_id)"]
+    ['lowercase: expected true or false, got "yes"', "colour: unknown setting (known: confidence, files, lowercase, max_word_chars, pad_id, slot_decoding, tag_pad_id, tokenizer, unicode_normalization, unk_id)"]
 """
 
 import json
@@ -26,7 +26,9 @@ CHOICES = {
 FIXED = {"pad_id": 0, "unk_id": 1, "tag_pad_id": 0}
 REQUIRED = ("lowercase", "max_word_chars")
 FILE_KEYS = ("words", "chars", "intents", "tags")
-KNOWN = sorted({*CHOICES, *FIXED, *REQUIRED, "files"})
+#: Tables that other modules check: `confidence` (slukit.preprocess.confidence).
+TABLES = ("confidence",)
+KNOWN = sorted({*CHOICES, *FIXED, *REQUIRED, *TABLES, "files"})
 
 
 def rule_problems(rules, files=True):
@@ -51,6 +53,9 @@ def rule_problems(rules, files=True):
     for key, value in FIXED.items():
         if key in rules and rules[key] != value:
             problems.append(f"{key}: must be {value}, got {json.dumps(rules[key])}")
+    for key in TABLES:
+        if rules.get(key) is not None and not isinstance(rules[key], dict):
+            problems.append(f"{key}: expected a table, got {json.dumps(rules[key])}")
     for key in rules:
         if key not in KNOWN:
             problems.append(f"{key}: unknown setting (known: {', '.join(KNOWN)})")

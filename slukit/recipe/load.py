@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -519,6 +520,12 @@ def _check_section(fields: dict, raw: dict, prefix: str, report) -> dict:
 def _check_value(field: Field, value, key: str, report):
     """Check one value; on a problem, report it and return the value unchanged."""
     if field.type == "section":
+        if field.many and isinstance(value, list):
+            if not value:
+                report.add(key, "an empty list; give one data set, or a list of at least one")
+                return value
+            one = dataclasses.replace(field, many=False, nullable=False)
+            return [_check_value(one, item, f"{key}[{i}]", report) for i, item in enumerate(value)]
         if value is None:
             if field.nullable:
                 return None

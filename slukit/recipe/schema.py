@@ -68,6 +68,8 @@ class Field:
             field must have a value unless that sibling (one of them) has one.
         excludes: names of sibling keys that must be left out (or null)
             when this field has a value.
+        many: a `section` that may also be given as a list of such sections
+            (`source.data`: several data sets).
 
     Example:
         >>> Field("int", default=2, min=1, doc="Number of layers.").required
@@ -86,6 +88,7 @@ class Field:
     fields: dict[str, "Field"] | None = None
     required_unless: str | tuple | None = None
     excludes: tuple = ()
+    many: bool = False
 
     def __post_init__(self):
         if self.type not in TYPES:
@@ -336,13 +339,22 @@ _SOURCE = _section(
     "Give either model_dir (an already trained model directory) or data (the source data: "
     "the source model is trained first, with this recipe's model and train settings).",
     nullable=True,
-    model_dir=Field("path", nullable=True, default=None, excludes=("data", "epochs", "word_vectors"),
+    model_dir=Field("path", nullable=True, default=None,
+                    excludes=("data", "epochs", "word_vectors", "max_steps_per_epoch"),
                     doc="A finished model directory to transfer from."),
     data=Field("section", nullable=True, default=None, fields=dict(_DATA.fields),
-               required_unless="model_dir",
-               doc="The source-language data (same keys as `data`)."),
+               required_unless="model_dir", many=True,
+               doc="The source-language data (same keys as `data`), or a list of such data sets "
+                   "(several source languages), trained as one source: their labels merged by "
+                   "name, each read with its own format, root, fraction and code_switch. In the "
+                   "joint modes each data set is a part of its own (language-balanced batches)."),
     epochs=Field("int", nullable=True, default=None, min=1,
                  doc="Training epochs of the source model. null: train.epochs."),
+    max_steps_per_epoch=Field(
+        "int", nullable=True, default=None, min=0,
+        doc="train.max_steps_per_epoch of the source model (sequential mode): a large source "
+            "(several languages) then validates and checkpoints every so many batches. "
+            "null: train.max_steps_per_epoch."),
     word_vectors=Field("path", nullable=True, default=None,
                        doc="Source-language word vectors (for aligned bilingual vectors, the "
                            "source side; model.word_vectors is the target side)."),
@@ -439,6 +451,21 @@ _TUNE = _section(
     ),
 )
 
+_PREDICT = _section(
+    "What the trained model reports (`slukit predict`, `slukit serve`, the exports): stored with "
+    "the model in preprocessor.json. Confidences are calibrated by temperature scaling on the "
+    "validation set at the end of training.",
+    fallback_threshold=Field(
+        "float", nullable=True, default=None, min=0, max=1,
+        doc="An intent whose calibrated confidence is below this becomes fallback_intent (the "
+            "intent ranking is kept, and the prediction says fallback: true), so an application "
+            "can ask again or hand over. null: no fallback. --fallback-threshold overrides it."),
+    fallback_intent=Field("str", default="nlu_fallback",
+                          doc="The intent reported below fallback_threshold."),
+    ranking_size=Field("int", default=5, min=1,
+                       doc="How many intents intent_ranking lists, best first."),
+)
+
 SCHEMA: dict[str, Field] = {
     "name": Field("str", default=REQUIRED, doc="The run's name; outputs go to runs/<name> by default."),
     "data": _DATA,
@@ -447,6 +474,7 @@ SCHEMA: dict[str, Field] = {
     "source": _SOURCE,
     "transfer": _TRANSFER,
     "tune": _TUNE,
+    "predict": _PREDICT,
     "output": Field("path", nullable=True, default=None,
                     doc="Where the trained model and reports are written. null: runs/<name>."),
 }

@@ -97,6 +97,14 @@ def write_model_dir(output, fill):
     return output
 
 
+def seal(path):
+    """Re-records the digests of a model directory after a file of it changed
+    (`slukit.integrity.seal`)."""
+    from slukit.integrity import seal as seal_dir
+
+    return seal_dir(path)
+
+
 def write_json(path, obj):
     Path(path).write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -169,7 +169,8 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         batches = make_stream_pydataset(train_examples, preprocessor, train_cfg["batch_size"],
                                         seed=train_cfg["seed"],
                                         word_dropout=train_cfg["word_dropout"],
-                                        min_steps=train_cfg.get("min_steps_per_epoch", 0))
+                                        min_steps=train_cfg.get("min_steps_per_epoch", 0),
+                                        max_steps=train_cfg.get("max_steps_per_epoch", 0))
         lengths = train_examples.counts.lengths  # {tokens: utterances}
     else:
         data = EncodedData(preprocessor, train_examples)
@@ -240,6 +241,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         "best_epoch": (monitor.best_epoch + 1) if monitor and monitor.best_epoch is not None else epochs_run,
         "train_seconds": round(seconds, 2),
         "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
+        "steps_per_epoch": steps,
     }
     if first:
         info["resumed_from_epoch"] = first
@@ -341,6 +343,15 @@ def describe_model(model, model_cfg):
 def score_splits(model, preprocessor, splits):
     return {split: evaluate_examples(model, preprocessor, splits[split])
             for split in ("valid", "test") if splits[split]}
+
+
+def calibrate(model, preprocessor, splits, metrics, recipe, reporter):
+    """Fits the confidence temperatures on valid and adds ECE to `metrics`
+    (`slukit.calibration.calibrate_run`), before the model directory is written."""
+    from slukit.calibration import calibrate_run
+
+    interrupt.check()
+    calibrate_run(model, preprocessor, splits, metrics, recipe, reporter)
 
 
 class InterruptCheck(keras.callbacks.Callback):
@@ -484,6 +495,7 @@ def _train(recipe, output, reporter, resume, force, distribution):
         metrics = score_splits(distribution.predictor(model), preprocessor, splits)
         if metrics:
             reporter.metrics_table(metrics, title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         path = save_run(output, recipe, model, preprocessor, metrics,
                         metadata(recipe, model, fit_info, splits), reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)
