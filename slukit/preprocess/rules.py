@@ -10,8 +10,8 @@ Example:
     >>> rule_problems({"tokenizer": "bpe", "unicode_normalization": "NFKC", "lowercase": True,
     ...                "max_word_chars": 20}, files=False)
     ["tokenizer: 'bpe' is not one this slukit implements ('whitespace')"]
-    >>> rule_problems({"tokenizer": "whitespace", "lowercase": "yes", "colour": 1}, files=False)
-    ['lowercase: expected true or false, got "yes"', "colour: unknown setting (known: confidence, files, lowercase, max_word_chars, pad_id, slot_decoding, tag_pad_id, tokenizer, unicode_normalization, unk_id)"]
+    >>> rule_problems({"lowercase": "yes", "max_word_chars": 8, "colour": 1}, files=False)
+    ['lowercase: expected true or false, got "yes"', 'colour: unknown setting (known: confidence, files, lowercase, max_word_chars, pad_id, slot_decoding, tag_pad_id, tokenizer, unicode_normalization, unk_id)']
 """
 
 import json
