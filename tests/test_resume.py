@@ -149,6 +149,7 @@ def test_a_transfer_resumes_at_a_frozen_phase_boundary(tiny_data, tmp_path):
 def fake_checkpoint(output, recipe, next_epoch=2):
     folder = checkpoint_path(output) / f"epoch-{next_epoch:04d}"
     folder.mkdir(parents=True)
+    np.savez(folder / "variables.npz", m0=np.zeros(1))
     (folder / "state.json").write_text(json.dumps({"next_epoch": next_epoch, "recipe": recipe}))
 
 
@@ -201,7 +202,6 @@ def test_a_damaged_checkpoint_is_named_on_resume(recipe, tmp_path, damage):
 
     fake_checkpoint(tmp_path / "out", recipe)
     folder = checkpoint_path(tmp_path / "out") / "epoch-0002"
-    np.savez(folder / "variables.npz", m0=np.zeros(3))
     if damage == "state":
         (folder / "state.json").write_text('{"next_epoch": 2, "reci')
         name = "state.json"

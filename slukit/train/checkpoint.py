@@ -159,13 +159,13 @@ class Checkpoint:
             shutil.rmtree(self.path, ignore_errors=True)
             return
         state = self._read_state(latest)
-        self._check_files(latest, state)
         differences = recipe_differences(state["recipe"], self.recipe)
         if differences:
             raise RecipeError(differences, header=(
                 f"--resume: {self.path} was made from a different recipe; resume with the "
                 f"recipe (and --set overrides) it was made from, or train without --resume to "
                 f"start afresh:"))
+        self._check_files(latest, state)
         self.state = state
         self.folder = latest
         reporter.info(f"resuming from {latest}: {state['next_epoch']} of "
@@ -198,8 +198,10 @@ class Checkpoint:
                 raise self._damaged(path, "its content changed since it was written "
                                           "(SHA-256 differs)")
         for path in (folder / "variables.npz", folder / "best.npz"):
-            if not path.exists() and path.name == "best.npz":
-                continue
+            if not path.exists():
+                if path.name == "best.npz":
+                    continue
+                raise self._damaged(path, "missing")
             try:
                 with zipfile.ZipFile(path) as archive:
                     bad = archive.testzip()
