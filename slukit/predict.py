@@ -24,8 +24,9 @@ class Predictor:
     Args:
         model: a `JointSLU`.
         preprocessor: its `SLUPreprocessor`.
-        fallback_threshold, fallback_intent: override the fallback rule stored
-            with the model (`predict.fallback_threshold` of its recipe); None keeps it.
+        fallback_threshold: overrides the fallback threshold stored with the model
+            (`predict.fallback_threshold` of its recipe); None keeps it, 0 turns it off.
+        fallback_intent: overrides the stored fallback intent; None keeps it.
     """
 
     def __init__(self, model, preprocessor, batch_size=32, fallback_threshold=None,

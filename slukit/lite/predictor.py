@@ -166,8 +166,9 @@ class LitePredictor:
         gpu_enforce_f32: on the GPU, compute in fp32 instead of the default fp16.
         model_content, metadata: the .tflite's bytes and the metadata dict,
             instead of files (used by the export to check a model before writing it).
-        fallback_threshold, fallback_intent: override the fallback rule stored
-            in the metadata (`rules.confidence`); None keeps it.
+        fallback_threshold: overrides the fallback threshold stored in the metadata
+            (`rules.confidence`); None keeps it, 0 turns it off.
+        fallback_intent: overrides the stored fallback intent; None keeps it.
 
     Confidences are calibrated with the temperatures in the metadata
     (`rules.confidence`, see `slukit.calibration`).

@@ -63,7 +63,8 @@ class ServeSettings:
         max_text_chars: the longest text (characters).
         max_batch: the most utterances in one model call (micro-batching).
         max_wait_ms: how long a busy server waits to fill a batch.
-        fallback_threshold, fallback_intent: override the model's fallback rule.
+        fallback_threshold: overrides the model's fallback threshold.
+        fallback_intent: overrides the model's fallback intent.
     """
 
     model: str = ""
