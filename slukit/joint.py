@@ -154,7 +154,7 @@ def train_joint(recipe, output=None, reporter=None, resume=False, force=False):
     """Trains the joint model of a `transfer.mode: joint` recipe and writes its model directory.
 
     `metrics.json` holds the target's `valid` and `test` metrics;
-    `metadata.json` adds `mode`, `source_utterances` and `batches_per_epoch`
+    `metadata.json` adds `mode`, `source_utterances`, `target_share` (and `steps_per_epoch`)
     (`train_utterances` counts the target's, as for the other modes).
     """
     from slukit.train.artifact import check_output
