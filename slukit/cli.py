@@ -382,12 +382,18 @@ def export_lengths(args, model_dir):
 
 
 def cmd_export(args):
+    if args.format == "saved_model":
+        given = [flag for flag, on in (("--quantize", args.quantize != "none"),
+                                       ("--max-length", args.max_length is not None),
+                                       ("--lengths", bool(args.lengths)),
+                                       ("--cpu-only", args.cpu_only)) if on]
+        if given:
+            raise SlukitError(f"{', '.join(given)}: only for --format tflite; a SavedModel "
+                              "keeps fp32 weights and takes any length")
     from slukit.integrity import verify_model_dir
 
     verify_model_dir(args.model)
     if Path(args.output).exists():
-        from slukit.errors import SlukitError
-
         raise SlukitError(f"{args.output}: already exists; choose another --output or remove it")
     quiet_backend_logs()
     if args.format == "saved_model":
@@ -591,6 +597,11 @@ def print_evaluation(report):
     console = Console()
     m = report["metrics"]
     console.print(f"[bold]{report['data']}[/bold]: {m['utterances']} utterances")
+    unknown = report.get("unknown_labels") or {}
+    if unknown.get("intents") or unknown.get("slot_types"):
+        from slukit.evaluate import describe_unknown
+
+        console.print(f"[yellow]warning:[/yellow] {describe_unknown(unknown, m['utterances'])}")
     console.print(f"intent accuracy {100 * m['intent_accuracy']:.2f}   slot F1 "
                   f"{100 * m['slot_f1']:.2f}   sentence accuracy {100 * m['sentence_accuracy']:.2f}")
     slots = Table(title="slots (seqeval, span level)")

@@ -25,6 +25,43 @@ def resolve_data_arg(data, format=None):
     return Path(data), format
 
 
+def unknown_labels(preprocessor, examples):
+    """Labels of `examples` that the model cannot predict: `{"intents": {label: utterances},
+    "slot_types": {type: tags}}` (empty dicts when there are none).
+
+    Example:
+        >>> from slukit.data.example import Example
+        >>> from slukit.preprocess import SLUPreprocessor
+        >>> pre = SLUPreprocessor.fit([Example(["play", "jazz"], ["O", "B-genre"], "Play")])
+        >>> unknown_labels(pre, [Example(["hi", "bob"], ["O", "B-name"], "Greet")])
+        {'intents': {'Greet': 1}, 'slot_types': {'name': 1}}
+    """
+    import collections
+
+    known_types = {t.partition("-")[2] for t in preprocessor.tags.tokens if "-" in t}
+    intents = collections.Counter(ex.intent for ex in examples
+                                  if ex.intent not in preprocessor.intents)
+    types = collections.Counter(t.partition("-")[2] for ex in examples for t in ex.tags
+                                if "-" in t and t.partition("-")[2] not in known_types)
+    return {"intents": dict(intents.most_common()), "slot_types": dict(types.most_common())}
+
+
+def describe_unknown(unknown, total):
+    """One warning line about labels the model does not know."""
+    parts = []
+    if unknown["intents"]:
+        n = sum(unknown["intents"].values())
+        shown = ", ".join(f"{k} ({v})" for k, v in list(unknown["intents"].items())[:8])
+        parts.append(f"{n} of {total} utterances have an intent the model does not know "
+                     f"({len(unknown['intents'])} intents: {shown})")
+    if unknown["slot_types"]:
+        shown = ", ".join(f"{k} ({v})" for k, v in list(unknown["slot_types"].items())[:8])
+        parts.append(f"{len(unknown['slot_types'])} slot types the model does not know "
+                     f"(tags: {shown})")
+    return ("; ".join(parts) + ": those count as errors; is this the data the model was "
+            "trained for?")
+
+
 def evaluate_model_dir(model_dir, data, format=None, on_error="fail", batch_size=64, warn=None,
                        split=None):
     """Scores the model in `model_dir` on `data`; a JSON-ready report.
@@ -43,8 +80,12 @@ def evaluate_model_dir(model_dir, data, format=None, on_error="fail", batch_size
     intents, tags = predict_labels(bundle.model, bundle.preprocessor, examples, batch_size)
     gold_intents = [ex.intent for ex in examples]
     gold_tags = [ex.tags for ex in examples]
+    unknown = unknown_labels(bundle.preprocessor, examples)
+    if unknown and warn is not None:
+        warn(describe_unknown(unknown, len(examples)))
     return {
         "data": str(path),
+        "unknown_labels": unknown,
         "metrics": slu_metrics(gold_intents, gold_tags, intents, tags),
         "slots": slot_report(gold_tags, tags),
         "confused_intents": confused_intents(gold_intents, intents),
