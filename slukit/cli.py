@@ -554,6 +554,9 @@ def cmd_predict(args):
         filter_native_logs()
         predictor = LitePredictor(args.model, accelerator=args.accelerator, **fallback)
     else:
+        if args.accelerator != "cpu":
+            raise SlukitError("--accelerator: only for a .tflite model; a model directory runs "
+                              "on Keras's own devices (set CUDA_VISIBLE_DEVICES to choose)")
         from slukit.integrity import verify_model_dir
 
         verify_model_dir(args.model)  # before loading TensorFlow or waiting on standard input

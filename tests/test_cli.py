@@ -171,3 +171,8 @@ def test_tflite_flags_with_a_saved_model_are_refused(trained_model_dir, tmp_path
                  "float16", "--output", str(tmp_path / "sm")]) == 2
     assert "--quantize: only for --format tflite" in capsys.readouterr().err
     assert not (tmp_path / "sm").exists()
+
+
+def test_accelerator_with_a_model_directory_is_refused(trained_model_dir, capsys):
+    assert main(["predict", "--accelerator", "gpu", str(trained_model_dir), "play jazz"]) == 2
+    assert "--accelerator: only for a .tflite" in capsys.readouterr().err

@@ -458,7 +458,8 @@ def export_tflite(model_dir, output_path, lengths=None, quantize="none",
         shown = "; ".join(gpu["errors"][:5])
         raise ExportError(f"the static GPU check found {len(gpu['errors'])} kind(s) of op that "
                           f"LiteRT's GPU accelerator rejects or miscomputes: {shown}. Nothing was "
-                          "written (pass gpu_lint='warn' to write it anyway, for the CPU).")
+                          "written (to write it anyway, for the CPU: --cpu-only, or gpu_lint='warn' "
+                          "from Python).")
 
     from slukit.lite.predictor import LitePredictor
 
