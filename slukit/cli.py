@@ -79,7 +79,9 @@ def build_parser():
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data",
                                    description="Score a trained model: intent accuracy, slot F1, "
                                    "sentence accuracy, a per-slot report and the most confused intents.")
-    evaluate.add_argument("model", metavar="MODEL_DIR", help="a model directory from `slukit train`")
+    evaluate.add_argument("model", metavar="MODEL", help="a model directory from `slukit train`, "
+                          "or what `slukit export` wrote: a .tflite (run with LiteRT) or a "
+                          "SavedModel folder")
     evaluate.add_argument("data", metavar="DATA", help="a data file or folder, or a built-in set "
                           "such as demo-en or demo-en:valid")
     evaluate.add_argument("--format", choices=("seqin", "tsv", "jsonl", "massive"),
@@ -527,15 +529,23 @@ def cmd_embeddings_align(args):
 
 
 def cmd_evaluate(args):
-    from slukit.integrity import verify_model_dir
+    from slukit.evaluate import artifact_kind
 
-    verify_model_dir(args.model)
+    kind = artifact_kind(args.model)
+    if kind == "model_dir":
+        from slukit.integrity import verify_model_dir
+
+        verify_model_dir(args.model)
+    elif kind == "tflite":
+        from slukit.lite.metadata import read_metadata
+
+        read_metadata(args.model)  # a clear error before anything loads
     quiet_backend_logs()
-    from slukit.evaluate import evaluate_model_dir
+    from slukit.evaluate import evaluate_artifact
 
-    report = evaluate_model_dir(args.model, args.data, format=args.format, on_error=args.on_error,
-                                split=args.split,
-                                warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    report = evaluate_artifact(args.model, args.data, format=args.format, on_error=args.on_error,
+                               split=args.split,
+                               warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:

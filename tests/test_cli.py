@@ -176,3 +176,17 @@ def test_tflite_flags_with_a_saved_model_are_refused(trained_model_dir, tmp_path
 def test_accelerator_with_a_model_directory_is_refused(trained_model_dir, capsys):
     assert main(["predict", "--accelerator", "gpu", str(trained_model_dir), "play jazz"]) == 2
     assert "--accelerator: only for a .tflite" in capsys.readouterr().err
+
+
+def test_evaluate_scores_the_exported_tflite_like_the_model(trained_model_dir, tmp_path, capsys):
+    out = tmp_path / "m.tflite"
+    assert main(["export", str(trained_model_dir), "--format", "tflite", "--output", str(out),
+                 "--lengths", "16", "--cpu-only"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(trained_model_dir), "demo-en:test", "--json"]) == 0
+    keras_report = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(out), "demo-en:test", "--json"]) == 0
+    captured = capsys.readouterr()
+    lite_report = json.loads(captured.out)
+    assert lite_report["artifact"] == "tflite" and "warning" not in captured.err
+    assert lite_report["metrics"] == keras_report["metrics"]

@@ -268,6 +268,13 @@ def test_text_saved_model_predicts_like_keras(models, tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match="1-D batch of strings"):
         serve(text=tf.constant([["play jazz", "wake me up"]]))
 
+    # `slukit evaluate` scores the SavedModel with the same report as the model directory.
+    from slukit.evaluate import evaluate_artifact
+
+    served = evaluate_artifact(out, "demo-en:test")
+    assert served["artifact"] == "saved_model"
+    assert served["metrics"] == evaluate_artifact(models["bilstm"], "demo-en:test")["metrics"]
+
 
 def test_export_package_imports_lazily():
     import subprocess
