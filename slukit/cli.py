@@ -270,6 +270,7 @@ def cmd_train(args):
     from slukit.recipe.load import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)  # validate before any heavy import
+    check_data_files(recipe)
     if recipe["train"].get("distribute") == "multi_worker":
         from slukit.train.distribute import read_tf_config
 
@@ -281,6 +282,19 @@ def cmd_train(args):
     train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet),
                  resume=args.resume, force=args.force)
     return 0
+
+
+def check_data_files(recipe):
+    """A missing data file is reported at once, as recipe errors are, not after TensorFlow
+    has loaded (seconds later)."""
+    from slukit.data.load import split_paths
+    from slukit.errors import DataError
+
+    missing = [f"data.{split}: {path}: no such file or folder"
+               for split, (path, _) in split_paths(recipe).items()
+               if path is not None and not Path(path).exists()]
+    if missing:
+        raise DataError(missing)
 
 
 def cmd_tune(args):

@@ -190,3 +190,16 @@ def test_evaluate_scores_the_exported_tflite_like_the_model(trained_model_dir, t
     lite_report = json.loads(captured.out)
     assert lite_report["artifact"] == "tflite" and "warning" not in captured.err
     assert lite_report["metrics"] == keras_report["metrics"]
+
+
+def test_a_missing_data_file_is_reported_before_tensorflow_loads(tiny_data, tmp_path, capsys):
+    from conftest import write_recipe
+
+    (tiny_data / "train.jsonl").unlink()
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
+    code = ("import sys; from slukit.cli import main; rc = main(['train', sys.argv[1]]); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, str(recipe)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.stdout.split() == ["2", "False"]
+    assert "data.train: no such file or folder" in run.stderr and "train.jsonl" in run.stderr
