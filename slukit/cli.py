@@ -7,6 +7,7 @@ Example:
 """
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -46,6 +47,10 @@ def build_parser():
                        help="continue an interrupted run from its last checkpoint "
                        "(OUTPUT.checkpoint, written after every epoch); without one, start at "
                        "epoch 1. The recipe must be the one the checkpoint was made from")
+    train.add_argument("--force", action="store_true",
+                       help="replace a finished model already in the output (only once the new "
+                       "run succeeds), and start afresh over an interrupted run's checkpoint "
+                       "(deleting it) instead of refusing")
     train.set_defaults(run=cmd_train)
 
     tune = commands.add_parser(
@@ -74,7 +79,9 @@ def build_parser():
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data",
                                    description="Score a trained model: intent accuracy, slot F1, "
                                    "sentence accuracy, a per-slot report and the most confused intents.")
-    evaluate.add_argument("model", metavar="MODEL_DIR", help="a model directory from `slukit train`")
+    evaluate.add_argument("model", metavar="MODEL", help="a model directory from `slukit train`, "
+                          "or what `slukit export` wrote: a .tflite (run with LiteRT) or a "
+                          "SavedModel folder")
     evaluate.add_argument("data", metavar="DATA", help="a data file or folder, or a built-in set "
                           "such as demo-en or demo-en:valid")
     evaluate.add_argument("--format", choices=("seqin", "tsv", "jsonl", "massive"),
@@ -124,9 +131,10 @@ def build_parser():
                         "LiteRT's GPU accelerator rejects its DEQUANTIZE ops), dynamic "
                         "(int8 weights, for CPUs) (default: none)")
     export.add_argument("--max-length", type=int, metavar="N",
-                        help="tflite: the longest fixed length; shorter signatures of 16 and 32 "
-                        "tokens are added below it (default: the longest training utterance, "
-                        "rounded up to a multiple of 8). Longer utterances are tagged in windows.")
+                        help="tflite: the longest fixed length; shorter signatures (8, 12, 16, "
+                        "32, 48, ...) are added below it (default: 64 or 1.25 x the longest "
+                        "train/valid/test utterance, whichever is more, rounded up to a multiple "
+                        "of 8). Longer utterances are tagged in half-overlapping windows.")
     export.add_argument("--lengths", metavar="L1,L2,...",
                         help="tflite: exact fixed lengths instead of --max-length's choice")
     export.add_argument("--cpu-only", action="store_true",
@@ -262,6 +270,7 @@ def cmd_train(args):
     from slukit.recipe.load import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)  # validate before any heavy import
+    check_data_files(recipe)
     if recipe["train"].get("distribute") == "multi_worker":
         from slukit.train.distribute import read_tf_config
 
@@ -271,8 +280,21 @@ def cmd_train(args):
     from slukit.train.trainer import train_recipe
 
     train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet),
-                 resume=args.resume)
+                 resume=args.resume, force=args.force)
     return 0
+
+
+def check_data_files(recipe):
+    """A missing data file is reported at once, as recipe errors are, not after TensorFlow
+    has loaded (seconds later)."""
+    from slukit.data.load import split_paths
+    from slukit.errors import DataError
+
+    missing = [f"data.{split}: {path}: no such file or folder"
+               for split, (path, _) in split_paths(recipe).items()
+               if path is not None and not Path(path).exists()]
+    if missing:
+        raise DataError(missing)
 
 
 def cmd_tune(args):
@@ -365,21 +387,29 @@ def export_lengths(args, model_dir):
             return sorted({int(x) for x in args.lengths.split(",") if x.strip()})
         except ValueError:
             raise SlukitError(f"--lengths: expected integers separated by commas, got {args.lengths!r}") from None
-    from slukit.export.tflite import default_lengths, training_length
+    if args.max_length is None:
+        return None  # export_tflite picks them from the model's data
+    from slukit.export.tflite import default_lengths
 
-    longest = args.max_length if args.max_length is not None else training_length(model_dir)
-    if longest < 1:
-        raise SlukitError(f"--max-length: expected a positive number of tokens, got {longest}")
-    return default_lengths(longest)
+    if args.max_length < 1:
+        raise SlukitError(f"--max-length: expected a positive number of tokens, "
+                          f"got {args.max_length}")
+    return default_lengths(args.max_length)
 
 
 def cmd_export(args):
-    from slukit.train.artifact import require_model_dir
+    if args.format == "saved_model":
+        given = [flag for flag, on in (("--quantize", args.quantize != "none"),
+                                       ("--max-length", args.max_length is not None),
+                                       ("--lengths", bool(args.lengths)),
+                                       ("--cpu-only", args.cpu_only)) if on]
+        if given:
+            raise SlukitError(f"{', '.join(given)}: only for --format tflite; a SavedModel "
+                              "keeps fp32 weights and takes any length")
+    from slukit.integrity import verify_model_dir
 
-    require_model_dir(args.model)
+    verify_model_dir(args.model)
     if Path(args.output).exists():
-        from slukit.errors import SlukitError
-
         raise SlukitError(f"{args.output}: already exists; choose another --output or remove it")
     quiet_backend_logs()
     if args.format == "saved_model":
@@ -408,7 +438,9 @@ def print_export_report(report):
     print(f"{report['path']}: {report['size_bytes'] / 2**20:.2f} MB, {weights} weights, "
           f"{report['op_count']} ops, builtin only")
     print("signatures: " + ", ".join(f"{sig['key']} ({sig['length']} tokens)"
-                                     for sig in report["signatures"]))
+                                     for sig in report["signatures"])
+          + (f" ({report['lengths_chosen']})" if report.get("lengths_chosen", "given") != "given"
+             else ""))
     problems = gpu.get("errors") or []
     warnings = gpu.get("warnings") or []
     if problems:
@@ -420,14 +452,28 @@ def print_export_report(report):
               "(a run on a GPU settles it)")
     for w in warnings:
         print(f"  - {w}")
-    if parity.get("utterances"):
-        print(f"parity with Keras on {parity['utterances']} utterances: intents "
-              f"{100 * parity.get('intent_agreement', 0):.1f}% same, tags "
-              f"{100 * parity.get('tag_agreement', 0):.1f}% same, largest probability difference "
-              f"{max(parity['max_abs_diff_intent'], parity['max_abs_diff_slots']):.2g}")
+    for label, part in (("parity with Keras on {n} utterances", parity),
+                        ("parity on {n} long inputs (pairs joined)", parity.get("long") or {})):
+        if not part.get("utterances"):
+            continue
+        text = label.format(n=part["utterances"])
+        if part.get("intent_agreement") is not None:
+            text += (f": intents {100 * part['intent_agreement']:.1f}% same, tags "
+                     f"{100 * part['tag_agreement']:.1f}% same, largest probability difference "
+                     f"{max(part['max_abs_diff_intent'], part['max_abs_diff_slots']):.2g}")
+        print(text + windowed_note(part))
     print("latency, 1 CPU thread (median ms): " + ", ".join(
         f"{k} {v}" for k, v in report["latency_ms_cpu_1_thread"].items()))
     print(f"metadata: {report['metadata_path']}")
+
+
+def windowed_note(parity):
+    """`; N windowed (longer than L tokens): ...` for a parity report, or ''."""
+    if not parity.get("windowed"):
+        return ""
+    w = parity["windowed_agreement"]
+    return (f"; {parity['windowed']} windowed (longer than {parity['longest_signature']} tokens): "
+            f"intents {100 * w['intent']:.1f}% same, tags {100 * w['tags']:.1f}% same")
 
 
 def cmd_embeddings_dictionary(args):
@@ -497,15 +543,23 @@ def cmd_embeddings_align(args):
 
 
 def cmd_evaluate(args):
-    from slukit.train.artifact import require_model_dir
+    from slukit.evaluate import artifact_kind
 
-    require_model_dir(args.model)
+    kind = artifact_kind(args.model)
+    if kind == "model_dir":
+        from slukit.integrity import verify_model_dir
+
+        verify_model_dir(args.model)
+    elif kind == "tflite":
+        from slukit.lite.metadata import read_metadata
+
+        read_metadata(args.model)  # a clear error before anything loads
     quiet_backend_logs()
-    from slukit.evaluate import evaluate_model_dir
+    from slukit.evaluate import evaluate_artifact
 
-    report = evaluate_model_dir(args.model, args.data, format=args.format, on_error=args.on_error,
-                                split=args.split,
-                                warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    report = evaluate_artifact(args.model, args.data, format=args.format, on_error=args.on_error,
+                               split=args.split,
+                               warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -524,18 +578,25 @@ def cmd_predict(args):
         filter_native_logs()
         predictor = LitePredictor(args.model, accelerator=args.accelerator, **fallback)
     else:
-        from slukit.train.artifact import require_model_dir
+        if args.accelerator != "cpu":
+            raise SlukitError("--accelerator: only for a .tflite model; a model directory runs "
+                              "on Keras's own devices (set CUDA_VISIBLE_DEVICES to choose)")
+        from slukit.integrity import verify_model_dir
 
-        require_model_dir(args.model)  # before waiting on standard input
-        predictor = None
-    texts = args.texts if args.texts else [line.rstrip("\r\n") for line in sys.stdin]
-    if predictor is None:
+        verify_model_dir(args.model)  # before loading TensorFlow or waiting on standard input
         quiet_backend_logs()
         from slukit.predict import Predictor
 
         predictor = Predictor.from_dir(args.model, **fallback)
-    for result in predictor.predict(texts):
-        print(json.dumps(result, ensure_ascii=False))
+    if args.texts:
+        for result in predictor.predict(args.texts):
+            print(json.dumps(result, ensure_ascii=False))
+        return 0
+    # Standard input: one answer per line as it arrives, flushed, with the model loaded
+    # once (readline, not iteration, which could wait for more than one line).
+    for line in iter(sys.stdin.readline, ""):
+        result = predictor.predict([line.rstrip("\r\n")])[0]
+        print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
 
@@ -563,6 +624,11 @@ def print_evaluation(report):
     console = Console()
     m = report["metrics"]
     console.print(f"[bold]{report['data']}[/bold]: {m['utterances']} utterances")
+    unknown = report.get("unknown_labels") or {}
+    if unknown.get("intents") or unknown.get("slot_types"):
+        from slukit.evaluate import describe_unknown
+
+        console.print(f"[yellow]warning:[/yellow] {describe_unknown(unknown, m['utterances'])}")
     console.print(f"intent accuracy {100 * m['intent_accuracy']:.2f}   slot F1 "
                   f"{100 * m['slot_f1']:.2f}   sentence accuracy {100 * m['sentence_accuracy']:.2f}")
     slots = Table(title="slots (seqeval, span level)")
@@ -599,15 +665,29 @@ def main(argv=None):
 
     interrupt.install()
     try:
-        return args.run(args)
+        rc = args.run(args)
     except SlukitError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopped cleanly, nothing was written", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        what = str(err) if isinstance(err, interrupt.Interrupted) and str(err) else \
+            "stopped cleanly, nothing was written"
+        print(f"\ninterrupted: {what}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: the disk is full{where}; nothing half-written was left behind. Free "
+              "some space and run the command again", file=sys.stderr)
+        return 2
+    if rc != 130 and interrupt.requested.is_set():  # a Ctrl-C a library swallowed: never 0
+        print("\ninterrupted: Ctrl-C was pressed while the command ran; do not trust its "
+              "result, run it again", file=sys.stderr)
+        return 130
+    return rc
 
 
 if __name__ == "__main__":

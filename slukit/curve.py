@@ -106,13 +106,23 @@ def run_point(recipe, path, reporter):
     metrics = finished_run(path, recipe)
     if metrics is not None:
         return metrics, True
-    return train_recipe(recipe, output=path, reporter=reporter).metrics, False
+    # The curve owns its folder (and holds its lock): a point trained from other settings
+    # is replaced.
+    return train_recipe(recipe, output=path, reporter=reporter, force=True).metrics, False
 
 
 def run_curve(recipe, fractions, seeds, output, reporter, modes=None):
     """Trains every point (reusing finished ones), writes `curve.csv` and
-    `curve_summary.csv`, and returns the rows."""
+    `curve_summary.csv`, and returns the rows. Holds `OUTPUT.lock` (one curve per
+    folder at a time)."""
+    from slukit.train.lock import output_lock
+
     output = Path(output)
+    with output_lock(output, "curve"):
+        return _run_curve(recipe, fractions, seeds, output, reporter, modes)
+
+
+def _run_curve(recipe, fractions, seeds, output, reporter, modes):
     output.mkdir(parents=True, exist_ok=True)
     rows = []
     for mode, fraction, seed, r in curve_runs(recipe, fractions, seeds, modes):

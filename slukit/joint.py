@@ -150,29 +150,38 @@ def joint_counts(sources, target_train, lowercase=True):
     return counts
 
 
-def train_joint(recipe, output=None, reporter=None, resume=False):
+def train_joint(recipe, output=None, reporter=None, resume=False, force=False):
     """Trains the joint model of a `transfer.mode: joint` recipe and writes its model directory.
 
     `metrics.json` holds the target's `valid` and `test` metrics;
-    `metadata.json` adds `mode`, `source_utterances` and `batches_per_epoch`
+    `metadata.json` adds `mode`, `source_utterances`, `target_share` (and `steps_per_epoch`)
     (`train_utterances` counts the target's, as for the other modes).
     """
-    from slukit.models.builder import build_model, load_word_vectors
-    from slukit.preprocess import SLUPreprocessor
     from slukit.train.artifact import check_output
     from slukit.train.distribute import get_distribution
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
-                                      describe_model, fit, metadata, not_the_chief, save_run,
-                                      score_splits, set_seed)
 
     reporter = reporter or Reporter()
     check_joint(recipe)
     train_cfg, model_cfg = recipe["train"], recipe["model"]
     distribution = get_distribution(train_cfg)
     output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
-    if distribution.is_chief:
-        check_output(output)
+    from slukit.train.trainer import may_replace, output_guard
+
+    with output_guard(output, distribution, "joint training"):
+        if distribution.is_chief:
+            check_output(output, force=may_replace(output, resume, force))
+        return _train_joint(recipe, output, reporter, resume, force, distribution)
+
+
+def _train_joint(recipe, output, reporter, resume, force, distribution):
+    from slukit.models.builder import build_model, load_word_vectors
+    from slukit.preprocess import SLUPreprocessor
+    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
+                                      describe_model, fit, metadata, not_the_chief, save_run,
+                                      score_splits, set_seed)
+
+    train_cfg, model_cfg = recipe["train"], recipe["model"]
     check_word_vectors(model_cfg)
     reporter.stage(f"joint: training {recipe['name']} on source and target data together")
     set_seed(train_cfg["seed"], train_cfg["jit_compile"])
@@ -191,7 +200,7 @@ def train_joint(recipe, output=None, reporter=None, resume=False):
     reporter.info("batches: " + (f"{100 * share:g}% from the target data, the rest shared "
                                  f"equally by {len(sources)} source data set(s)"
                                  if share is not None else "in proportion to the data sizes"))
-    with checkpointing(output, recipe, reporter, resume, distribution) as checkpoint:
+    with checkpointing(output, recipe, reporter, resume, distribution, force) as checkpoint:
         fit_info = fit(model, preprocessor, data, splits["valid"], train_cfg, reporter,
                        distribution=distribution, checkpoint=checkpoint)
         if not distribution.is_chief:
@@ -201,7 +210,7 @@ def train_joint(recipe, output=None, reporter=None, resume=False):
             reporter.metrics_table({f"target {k}": v for k, v in metrics.items()},
                                    title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
         calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
-        meta = metadata(recipe, model, fit_info)
+        meta = metadata(recipe, model, fit_info, splits)
         meta.update(mode="joint", target_share=share,
                     source_utterances=sum(len(examples) for _, examples, _ in sources))
         path = save_run(output, recipe, model, preprocessor, metrics, meta, reporter)
@@ -242,5 +251,7 @@ def obtain_joint(recipe, output, reporter, resume=False):
             reporter.stage(f"joint: reusing {out} (trained from the same settings)")
             return load_model_dir(out)
         reporter.info(f"{out} was trained from other settings; training the joint model again")
-    train_joint(derived, output=out, reporter=reporter, resume=resume)
+    # `<output>.joint` is this transfer's own stage: one trained from other settings is
+    # replaced (as said above).
+    train_joint(derived, output=out, reporter=reporter, resume=resume, force=True)
     return load_model_dir(out)

@@ -45,10 +45,11 @@ class Predictor:
         return cls(bundle.model, bundle.preprocessor, **kwargs)
 
     def predict(self, texts):
-        """One prediction dict per text (see `SLUPreprocessor.prediction`)."""
+        """One prediction dict per text (see `SLUPreprocessor.prediction`). A bare string
+        is one text: `predict("play jazz")` is `predict(["play jazz"])`."""
         from slukit.train.inference import predict_probs
 
-        texts = list(texts)
+        texts = [texts] if isinstance(texts, str) else list(texts)
         spans = [self.preprocessor.tokenize(t) for t in texts]
         examples = [Example([s[0] for s in sp], [], "") for sp in spans]
         data = EncodedData(self.preprocessor, examples, labels=False)

@@ -118,7 +118,11 @@ def test_refit_and_predict_with_fallback_flag(trained_model_dir, tmp_path, capsy
     rules = json.loads((model / "preprocessor.json").read_text())
     del rules["confidence"]  # as a model trained before calibration existed
     (model / "preprocessor.json").write_text(json.dumps(rules))
+    meta = json.loads((model / "metadata.json").read_text())
+    del meta["file_sha256"]  # nor digests, which came later still
+    (model / "metadata.json").write_text(json.dumps(meta))
     conf, ece = calibration.refit_model_dir(model)
+    assert "file_sha256" in json.loads((model / "metadata.json").read_text())  # sealed again
     assert json.loads((model / "preprocessor.json").read_text())["confidence"] == conf.to_dict()
     assert set(ece) == {"valid", "test"} and "intent_ece" in ece["test"]
 

@@ -97,7 +97,7 @@ def test_joint_then_finetune_reuses_its_joint_stage(bilingual, tmp_path):
     assert "fly" not in result.preprocessor.words  # fine-tuned with the target's vocabulary
     stamp = (tmp_path / "jf.joint" / "model.keras").stat().st_mtime_ns
     # Another fine-tuning setting reuses the joint stage.
-    run(path, tmp_path / "jf", ["transfer.learning_rate=0.005"])
+    run(path, tmp_path / "jf", ["transfer.learning_rate=0.005"], force=True)
     assert (tmp_path / "jf.joint" / "model.keras").stat().st_mtime_ns == stamp
 
 

@@ -2,7 +2,9 @@
 
 `export_saved_model("runs/quickstart", "export/quickstart_text")` writes a
 SavedModel whose `serving_default` signature takes `text`, a `tf.string [None]`
-batch of utterances, and returns (batch `B`, `T` = most tokens in the batch):
+batch of utterances (a scalar string is taken as a batch of one; any other shape
+is refused with an `InvalidArgumentError` that says so), and returns (batch `B`,
+`T` = most tokens in the batch):
 
     intent               string  [B]     the best intent (the fallback intent below the
                                          model's fallback threshold, if it has one)
@@ -159,6 +161,15 @@ def build_serving_fn(model, preprocessor, encoder):
     threshold = float(confidence.fallback_threshold or 0.0)
 
     def serve(text):
+        # The signature takes any shape, so that a scalar (one text) does not reach the
+        # tokenizer unchecked (it crashed the process) and a 2-D batch is refused
+        # rather than read by its first column.
+        check = tf.debugging.Assert(
+            tf.rank(text) <= 1,
+            ["serving_default takes a 1-D batch of strings (or one string); got shape",
+             tf.shape(text)])
+        with tf.control_dependencies([check]):
+            text = tf.reshape(text, [-1])
         tokens, num_tokens, width, inputs = encoder(text)
         out = model(inputs, training=False)
         intent_probs, slot_probs = out["intent"], out["slots"]
@@ -197,14 +208,15 @@ def export_saved_model(model_dir, output_dir):
     """
     import tensorflow as tf
 
-    from slukit.train.artifact import load_model_dir, require_model_dir
+    from slukit.integrity import verify_model_dir
+    from slukit.train.artifact import load_model_dir
 
     output = Path(output_dir)
     if output.exists() or output.is_symlink():
         raise ExportError(f"{output}: already exists; choose another output or remove it")
     from slukit.export.graph import require_tensorflow_backend
 
-    require_model_dir(model_dir)
+    verify_model_dir(model_dir)
     require_tensorflow_backend()
     bundle = load_model_dir(model_dir)
     import keras
@@ -216,7 +228,7 @@ def export_saved_model(model_dir, output_dir):
     for table in encoder.tables.values():
         archive.track(table)
     archive.add_endpoint("serving_default", build_serving_fn(bundle.model, pre, encoder),
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+                         input_signature=[tf.TensorSpec(None, tf.string, name="text")])
 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
@@ -242,6 +254,9 @@ def export_saved_model(model_dir, output_dir):
                                            encoding="utf-8")
         if output.exists():
             raise ExportError(f"{output}: appeared while exporting; not replaced")
+        from slukit import interrupt
+
+        interrupt.check()  # a Ctrl-C that TensorFlow swallowed: write nothing
         tmp.rename(output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

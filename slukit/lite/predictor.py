@@ -7,11 +7,14 @@ and the same tag decoding (BIO Viterbi when the rules say so). The prediction
 dicts are the ones `slukit predict` prints (`SLUPreprocessor.prediction`).
 
 Lengths: the .tflite holds one signature per fixed length (`L16`, `L32`, ...).
-An utterance runs in the shortest signature that holds it, zero-padded. A
-longer one is cut into overlapping windows of the largest length (overlap
-`size // 4`); each token takes its tags from the window in which it is farthest
-from an edge, and the intent is the token-weighted mean of the windows'
-intent probabilities. So every token gets a tag.
+An utterance runs in the shortest signature that holds it, zero-padded. The
+default export's longest signature holds 64 tokens or 1.25 times the longest
+utterance of the model's data, whichever is more, so real input rarely needs
+more. A longer one is cut into half-overlapping windows of the largest length
+(stride `size - size // 2`); each token takes its tags from the window in which
+it is farthest from an edge (where it has the most context on both sides), and
+the intent is the token-weighted mean of the windows' intent probabilities. So
+every token gets a tag.
 
 Accelerators: `"cpu"` runs `ai_edge_litert.interpreter.Interpreter`;
 `"gpu"` runs `ai_edge_litert.compiled_model.CompiledModel` with
@@ -42,11 +45,11 @@ def windows(n, size, overlap=None):
         >>> windows(5, 8)
         [(0, 5)]
         >>> windows(100, 48)
-        [(0, 48), (36, 84), (52, 100)]
+        [(0, 48), (24, 72), (48, 96), (52, 100)]
     """
     if n <= size:
         return [(0, n)]
-    overlap = size // 4 if overlap is None else overlap
+    overlap = size // 2 if overlap is None else overlap
     stride = max(1, size - overlap)
     starts = list(range(0, n - size, stride)) + [n - size]
     return [(s, s + size) for s in starts]
@@ -265,9 +268,10 @@ class LitePredictor:
         return self.preprocessor.prediction(text, intent_probs, tag_probs)
 
     def predict(self, texts):
-        """One prediction dict per text (see `SLUPreprocessor.prediction`)."""
+        """One prediction dict per text (see `SLUPreprocessor.prediction`); a bare string
+        is one text (a list of one prediction), as for `slukit.predict.Predictor`."""
         if isinstance(texts, str):
-            raise LiteError("predict takes a list of texts; use predict_one for one text")
+            texts = [texts]
         return [self.predict_one(t) for t in texts]
 
     def latency_ms(self, length=None, runs=50):

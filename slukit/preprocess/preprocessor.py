@@ -317,7 +317,16 @@ class SLUPreprocessor:
         path = directory / RULES_FILE
         if not path.is_file():
             raise ModelDirError(f"{directory}: no {RULES_FILE}; not a slukit model directory")
-        rules = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            rules = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ModelDirError(f"{path}: not valid JSON ({err}); the model directory is "
+                                "damaged") from None
+        from slukit.preprocess.rules import rule_problems
+
+        problems = rule_problems(rules)
+        if problems:
+            raise ModelDirError(problems, header=f"{path}: settings this slukit cannot use:")
         files = rules["files"]
 
         def table(key, unk):
