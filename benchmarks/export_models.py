@@ -41,9 +41,7 @@ def main(argv=None):
     if args.lengths:
         lengths = [int(x) for x in args.lengths.split(",")]
     else:
-        from slukit.export.tflite import default_lengths, training_length
-
-        lengths = default_lengths(training_length(args.model_dir))
+        lengths = None  # what `slukit export` picks from the model's data
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for quantize in ("none", "float16", "dynamic"):

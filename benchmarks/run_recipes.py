@@ -47,7 +47,7 @@ def main(argv=None):
             out = ROOT / "runs" / "bench" / f"{recipe['name']}-seed{seed}"
             started = time.perf_counter()
             if not args.from_runs:
-                train_recipe(recipe, output=out, reporter=Reporter())
+                train_recipe(recipe, output=out, reporter=Reporter(), force=True)  # its own folder
             metrics = json.loads((out / "metrics.json").read_text())
             meta = json.loads((out / "metadata.json").read_text())
             runs.append({

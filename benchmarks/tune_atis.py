@@ -75,7 +75,8 @@ def main(argv=None):
         if not args.from_runs:
             from slukit.train.trainer import train_recipe
 
-            train_recipe(load_recipe(best_path, [f"train.seed={seed}"]), output=out, reporter=Reporter())
+            train_recipe(load_recipe(best_path, [f"train.seed={seed}"]), output=out, reporter=Reporter(),
+                         force=True)  # the benchmark owns its run folders
         tuned.append(run_summary(out, seed))
 
     trials = read_trials(search_dir / "trials.csv")

@@ -17,6 +17,15 @@ import threading
 requested = threading.Event()
 
 
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C with the one line to tell the user (what was kept, how to go on).
+
+    Example:
+        >>> str(Interrupted("progress kept in runs/x.checkpoint"))
+        'progress kept in runs/x.checkpoint'
+    """
+
+
 def _on_sigint(signum, frame):
     requested.set()
     raise KeyboardInterrupt

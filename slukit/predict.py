@@ -18,28 +18,38 @@ from slukit.data.example import Example
 class Predictor:
     """Runs a trained model on raw text.
 
+    Confidences are calibrated with the temperatures stored in the model
+    directory (`preprocessor.json`'s `confidence`, see `slukit.calibration`).
+
     Args:
         model: a `JointSLU`.
         preprocessor: its `SLUPreprocessor`.
+        fallback_threshold: overrides the fallback threshold stored with the model
+            (`predict.fallback_threshold` of its recipe); None keeps it, 0 turns it off.
+        fallback_intent: overrides the stored fallback intent; None keeps it.
     """
 
-    def __init__(self, model, preprocessor, batch_size=32):
+    def __init__(self, model, preprocessor, batch_size=32, fallback_threshold=None,
+                 fallback_intent=None):
         self.model = model
         self.preprocessor = preprocessor
         self.batch_size = batch_size
+        preprocessor.confidence = preprocessor.confidence.with_fallback(fallback_threshold,
+                                                                        fallback_intent)
 
     @classmethod
-    def from_dir(cls, path):
+    def from_dir(cls, path, **kwargs):
         from slukit.train.artifact import load_model_dir
 
         bundle = load_model_dir(path)
-        return cls(bundle.model, bundle.preprocessor)
+        return cls(bundle.model, bundle.preprocessor, **kwargs)
 
     def predict(self, texts):
-        """One prediction dict per text (see `SLUPreprocessor.prediction`)."""
+        """One prediction dict per text (see `SLUPreprocessor.prediction`). A bare string
+        is one text: `predict("play jazz")` is `predict(["play jazz"])`."""
         from slukit.train.inference import predict_probs
 
-        texts = list(texts)
+        texts = [texts] if isinstance(texts, str) else list(texts)
         spans = [self.preprocessor.tokenize(t) for t in texts]
         examples = [Example([s[0] for s in sp], [], "") for sp in spans]
         data = EncodedData(self.preprocessor, examples, labels=False)

@@ -102,6 +102,8 @@ def field_type(field: Field) -> str:
         text = "list of distinct values out of " + ", ".join(f"`{c}`" for c in field.allowed())
     else:
         text = _TYPE_NAMES.get(field.type, field.type)
+    if field.many:
+        text += ", or a list of them"
     bounds = []
     if field.min is not None:
         bounds.append(f"{'>' if field.exclusive_min else '≥'} {_number(field.min)}")
@@ -128,8 +130,11 @@ def field_meaning(key: str, field: Field) -> str:
     parts = [field.doc]
     prefix = key.rpartition(".")[0]
     sibling = (prefix + "." if prefix else "")
-    if field.required_unless and field.required_unless not in field.doc:
-        parts.append(f"Required unless `{sibling}{field.required_unless}` is set.")
+    others = field.required_unless
+    others = (others,) if isinstance(others, str) else tuple(others or ())
+    if others and not all(o in field.doc for o in others):
+        parts.append("Required unless " + " or ".join(f"`{sibling}{o}`" for o in others)
+                     + " is set.")
     if field.excludes:
         parts.append("Cannot be combined with " + ", ".join(f"`{sibling}{e}`" for e in field.excludes) + ".")
     if field.type == "section":

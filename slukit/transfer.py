@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from slukit.data.code_switch import FROM_TARGET
-from slukit.errors import RecipeError
+from slukit.errors import ModelDirError, RecipeError
 from slukit.preprocess.vocab import UNK, Vocabulary
 
 #: Recipe part name -> the JointSLU layer that holds it.
@@ -67,16 +67,24 @@ def source_recipe(recipe):
     derived["model"]["word_vectors"] = source.get("word_vectors")
     if source.get("epochs"):
         derived["train"]["epochs"] = source["epochs"]
+    if source.get("max_steps_per_epoch") is not None:
+        derived["train"]["max_steps_per_epoch"] = source["max_steps_per_epoch"]
     derived["source"] = None
     derived["transfer"] = copy.deepcopy(recipe["transfer"])
     derived["output"] = source.get("output") or f"runs/{recipe['name']}-source"
-    switch = derived["data"].get("code_switch")
-    if switch and switch["dictionary"] == FROM_TARGET:
-        from slukit.data.code_switch import dictionary_from_target
+    digests = []
+    datasets = derived["data"] if isinstance(derived["data"], list) else [derived["data"]]
+    for data in datasets:  # several source data sets: a from_target dictionary each
+        switch = data.get("code_switch")
+        if switch and switch.get("dictionary") == FROM_TARGET:
+            from slukit.data.code_switch import dictionary_from_target
 
-        path, digest, _ = dictionary_from_target(derived, recipe, derived["output"])
-        switch["dictionary"] = str(path)
-        derived["output"] = f"{derived['output']}-cs-{digest}"
+            path, digest, _ = dictionary_from_target({**derived, "data": data}, recipe,
+                                                     derived["output"])
+            switch["dictionary"] = str(path)
+            digests.append(digest)
+    if digests:
+        derived["output"] = f"{derived['output']}-cs-{'-'.join(digests)}"
     return derived
 
 
@@ -102,10 +110,11 @@ def same_source_settings(a, b):
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def obtain_source(recipe, reporter, resume=False):
+def obtain_source(recipe, reporter, resume=False, force=False):
     """The source model bundle: loaded from `source.model_dir`, reused from
     `source.output` if it was trained from the same settings, else trained now
-    (`resume`: continuing an interrupted source training)."""
+    (`resume`: continuing an interrupted source training; `force`: replacing a source
+    model trained from other settings)."""
     import yaml
 
     from slukit.train.artifact import is_model_dir, load_model_dir
@@ -122,9 +131,13 @@ def obtain_source(recipe, reporter, resume=False):
         if same_source_settings(saved, derived):
             reporter.stage(f"source: reusing {out} (trained from the same settings)")
             return load_model_dir(out)
+        if not force:
+            raise ModelDirError(f"{out} (source.output) holds a source model trained from "
+                                "other settings; pass --force to train it again over it, or "
+                                "set source.output to another folder")
         reporter.info(f"{out} was trained from other settings; training the source model again")
     reporter.stage(f"source: training {derived['name']}")
-    train_recipe(derived, output=out, reporter=reporter, resume=resume)
+    train_recipe(derived, output=out, reporter=reporter, resume=resume, force=force)
     return load_model_dir(out)
 
 
@@ -230,7 +243,7 @@ def transfer_weights(source, target_model, target_pre, parts):
     return report
 
 
-def train_transfer(recipe, output=None, reporter=None, resume=False):
+def train_transfer(recipe, output=None, reporter=None, resume=False, force=False):
     """Runs both stages of a transfer recipe and writes the target model directory.
 
     `metrics.json` holds `source` (the source model's own valid/test metrics)
@@ -238,16 +251,17 @@ def train_transfer(recipe, output=None, reporter=None, resume=False):
     from its checkpoint, if it has one: a finished source model is reused as
     always, and the target's fine-tuning resumes within its frozen phases.
     """
-    from slukit.models.builder import build_model, load_word_vectors
     from slukit.train.artifact import check_output
     from slukit.train.distribute import get_distribution
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import (TrainResult, check_word_vectors, checkpointing,
-                                      describe_model, fit, fit_preprocessor, load_data, metadata,
-                                      not_the_chief, save_run, score_splits, set_seed)
+    from slukit.train.trainer import may_replace, output_guard
 
     reporter = reporter or Reporter()
     train_cfg, model_cfg, transfer = recipe["train"], recipe["model"], recipe["transfer"]
+    if transfer.get("mode") == "joint":
+        from slukit.joint import train_joint
+
+        return train_joint(recipe, output=output, reporter=reporter, resume=resume, force=force)
     distribution = get_distribution(train_cfg)
     if distribution.workers > 1 and not recipe["source"].get("model_dir"):
         raise RecipeError("source.data: with train.distribute: multi_worker the source model must "
@@ -255,12 +269,32 @@ def train_transfer(recipe, output=None, reporter=None, resume=False):
                           "needs it): train the source recipe first and give its model directory "
                           "as source.model_dir, on every worker")
     output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
-    if distribution.is_chief:
-        check_output(output)
+    with output_guard(output, distribution, "transfer"):
+        if distribution.is_chief:
+            check_output(output, force=may_replace(output, resume, force))
+        return _train_transfer(recipe, output, reporter, resume, force, distribution)
+
+
+def _train_transfer(recipe, output, reporter, resume, force, distribution):
+    from slukit.models.builder import build_model, load_word_vectors
+    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
+                                      describe_model, fit, fit_preprocessor, load_data, metadata,
+                                      not_the_chief, save_run, score_splits, set_seed)
+
+    train_cfg, model_cfg, transfer = recipe["train"], recipe["model"], recipe["transfer"]
     check_word_vectors(model_cfg)
     check_word_vectors({"word_vectors": recipe["source"].get("word_vectors")}, "source.word_vectors")
 
-    source = obtain_source(recipe, reporter, resume=resume)
+    if transfer.get("mode") == "joint_then_finetune":
+        from slukit.joint import obtain_joint
+
+        source = obtain_joint(recipe, output, reporter, resume=resume)
+        if transfer.get("finetune_epochs"):
+            train_cfg = {**train_cfg, "epochs": transfer["finetune_epochs"]}
+        first_stage = "joint"
+    else:
+        source = obtain_source(recipe, reporter, resume=resume, force=force)
+        first_stage = "source"
     source_metrics = _read_metrics(source.path)
 
     reporter.stage(f"target: fine-tuning {recipe['name']}")
@@ -278,7 +312,7 @@ def train_transfer(recipe, output=None, reporter=None, resume=False):
     if distribution.strategy is not None:
         reporter.info(distribution.describe())
     frozen = {PART_LAYERS[p]: transfer["freeze_epochs"][p] for p in parts}
-    with checkpointing(output, recipe, reporter, resume, distribution) as checkpoint:
+    with checkpointing(output, recipe, reporter, resume, distribution, force) as checkpoint:
         fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter,
                        frozen_until=frozen, learning_rate=transfer["learning_rate"],
                        distribution=distribution, checkpoint=checkpoint)
@@ -286,15 +320,18 @@ def train_transfer(recipe, output=None, reporter=None, resume=False):
             return not_the_chief(distribution, reporter, model, preprocessor)
 
         metrics = score_splits(distribution.predictor(model), preprocessor, splits)
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         if source_metrics:
-            metrics = {"source": source_metrics, **metrics}
+            metrics = {first_stage: {k: source_metrics[k] for k in ("valid", "test")
+                                     if k in source_metrics}, **metrics}
         if metrics:
-            reporter.metrics_table({k if k.startswith("source") else f"target {k}": v
+            reporter.metrics_table({k if k.startswith(first_stage) else f"target {k}": v
                                     for k, v in _flat(metrics).items()},
                                    title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
-        meta = metadata(recipe, model, fit_info)
+        meta = metadata(recipe, model, fit_info, splits)
         meta["source_model"] = str(source.path)
         meta["transferred"] = parts
+        meta["mode"] = transfer.get("mode", "sequential")
         path = save_run(output, recipe, model, preprocessor, metrics, meta, reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)
 
@@ -310,8 +347,8 @@ def _flat(metrics):
     """`{"source": {"valid": m}, "valid": m}` -> `{"source valid": m, "valid": m}`."""
     out = {}
     for key, value in metrics.items():
-        if key == "source":
-            out.update({f"source {k}": v for k, v in value.items()})
+        if key in ("source", "joint"):
+            out.update({f"{key} {k}": v for k, v in value.items()})
         else:
             out[key] = value
     return out

@@ -1,6 +1,7 @@
 """The `slukit` command as users run it."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -52,7 +53,8 @@ def test_predict_accepts_any_string(trained_model_dir, capsys):
                       "", "   ", "🙂 🎶 play 🎸", long_text)
     assert len(results) == 5
     for r in results:
-        assert set(r) == {"text", "tokens", "intent", "intent_confidence", "tags", "slots"}
+        assert set(r) == {"text", "tokens", "intent", "intent_confidence", "intent_ranking", "fallback",
+                          "tags", "slots"}
         assert len(r["tags"]) == len(r["tokens"])
         assert 0.0 <= r["intent_confidence"] <= 1.0
         for slot in r["slots"]:
@@ -126,3 +128,78 @@ def test_export_rejects_a_folder_that_is_no_model(tmp_path, capsys):
     assert main(["export", str(tmp_path), "--format", "tflite", "--output", str(tmp_path / "x.tflite")]) == 2
     assert "not a finished slukit model directory" in capsys.readouterr().err
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_predict_answers_each_stdin_line_as_it_arrives(trained_model_dir):
+    """A line-by-line pipe: the first answer comes before standard input is closed."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.Popen([sys.executable, "-m", "slukit.cli", "predict",
+                                str(trained_model_dir)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=env)
+    try:
+        process.stdin.write("play some jazz\n")
+        process.stdin.flush()
+        first = json.loads(process.stdout.readline())  # stdin still open
+        assert first["text"] == "play some jazz"
+        process.stdin.write("wake me up at 7 am\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["text"] == "wake me up at 7 am"
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+
+
+def test_evaluate_warns_about_labels_the_model_does_not_know(trained_model_dir, tmp_path,
+                                                             capsys):
+    data = tmp_path / "other.jsonl"
+    data.write_text(json.dumps({"tokens": ["hello", "bob"], "tags": ["O", "B-person"],
+                                "intent": "Greet"}) + "\n", encoding="utf-8")
+    assert main(["evaluate", str(trained_model_dir), str(data), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "1 of 1 utterances have an intent the model does not know" in captured.err
+    report = json.loads(captured.out)
+    assert report["unknown_labels"] == {"intents": {"Greet": 1}, "slot_types": {"person": 1}}
+
+
+def test_tflite_flags_with_a_saved_model_are_refused(trained_model_dir, tmp_path, capsys):
+    assert main(["export", str(trained_model_dir), "--format", "saved_model", "--quantize",
+                 "float16", "--output", str(tmp_path / "sm")]) == 2
+    assert "--quantize: only for --format tflite" in capsys.readouterr().err
+    assert not (tmp_path / "sm").exists()
+
+
+def test_accelerator_with_a_model_directory_is_refused(trained_model_dir, capsys):
+    assert main(["predict", "--accelerator", "gpu", str(trained_model_dir), "play jazz"]) == 2
+    assert "--accelerator: only for a .tflite" in capsys.readouterr().err
+
+
+def test_evaluate_scores_the_exported_tflite_like_the_model(trained_model_dir, tmp_path, capsys):
+    out = tmp_path / "m.tflite"
+    assert main(["export", str(trained_model_dir), "--format", "tflite", "--output", str(out),
+                 "--lengths", "16", "--cpu-only"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(trained_model_dir), "demo-en:test", "--json"]) == 0
+    keras_report = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(out), "demo-en:test", "--json"]) == 0
+    captured = capsys.readouterr()
+    lite_report = json.loads(captured.out)
+    assert lite_report["artifact"] == "tflite" and "warning" not in captured.err
+    assert lite_report["metrics"] == keras_report["metrics"]
+
+
+def test_a_missing_data_file_is_reported_before_tensorflow_loads(tiny_data, tmp_path, capsys):
+    from conftest import write_recipe
+
+    (tiny_data / "train.jsonl").unlink()
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
+    code = ("import sys; from slukit.cli import main; rc = main(['train', sys.argv[1]]); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, str(recipe)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.stdout.split() == ["2", "False"]
+    assert "data.train: no such file or folder" in run.stderr and "train.jsonl" in run.stderr

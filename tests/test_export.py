@@ -100,11 +100,16 @@ def test_fp32_export_is_builtin_gpu_clean_and_matches_keras(exports, name):
     parity = report["parity"]
     assert parity["sample"] == "test split"
     fits = 100 if max(MODELS[name][1]) >= 16 else 30  # demo-en test: 4 to 16 tokens
-    assert parity["utterances"] >= fits
-    assert parity["utterances"] + parity["skipped_longer"] == 100
-    assert parity["intent_agreement"] == 1.0
-    assert parity["tag_agreement"] == 1.0
+    # Every utterance is compared; those longer than the longest signature are windowed
+    # and counted apart (the probability differences are those of the others).
+    assert parity["utterances"] == 100 and 100 - parity["windowed"] >= fits
+    assert parity["intent_agreement"] == 1.0 and parity["tag_agreement"] == 1.0
+    if parity["windowed"]:
+        assert parity["windowed_agreement"]["utterances"] == parity["windowed"]
     assert parity["max_abs_diff_intent"] < 1e-5 and parity["max_abs_diff_slots"] < 1e-5
+    long = parity["long"]  # the test utterances joined in pairs
+    assert long["utterances"] == 50 and long["sample"] == "pairs of the test split joined"
+    assert long["windowed"] > 0 and long["longest_signature"] == max(MODELS[name][1])
     assert set(report["latency_ms_cpu_1_thread"]) == {f"L{n}" for n in MODELS[name][1]}
 
 
@@ -253,6 +258,22 @@ def test_text_saved_model_predicts_like_keras(models, tmp_path):
         assert [t.decode() for t in got["tags"][i][:n].numpy()] == ref["tags"]
         assert [t.decode() for t in got["tokens"][i][:n].numpy()] == ref["tokens"]
     assert json.loads((out / "assets.extra" / "slukit.json").read_text())["intents"]
+
+    # A scalar string is one text (it used to crash the process); a 2-D batch is refused
+    # by the signature (it used to read only the first column).
+    one = serve(text=tf.constant("play high hopes by panic at the disco"))
+    assert one["intent"].shape == (1,)
+    assert one["intent"][0].numpy().decode() == expected[0]["intent"]
+    assert int(one["num_tokens"][0]) == 8
+    with pytest.raises(tf.errors.InvalidArgumentError, match="1-D batch of strings"):
+        serve(text=tf.constant([["play jazz", "wake me up"]]))
+
+    # `slukit evaluate` scores the SavedModel with the same report as the model directory.
+    from slukit.evaluate import evaluate_artifact
+
+    served = evaluate_artifact(out, "demo-en:test")
+    assert served["artifact"] == "saved_model"
+    assert served["metrics"] == evaluate_artifact(models["bilstm"], "demo-en:test")["metrics"]
 
 
 def test_export_package_imports_lazily():

@@ -51,8 +51,28 @@ def test_same_json_as_the_keras_predictor(exported):
     assert lite.lengths == [4, 8]
     expected = Predictor.from_dir(model_dir).predict(TEXTS)
     for got, ref in zip(lite.predict(TEXTS), expected):
-        assert abs(got.pop("intent_confidence") - ref.pop("intent_confidence")) < 1e-5
-        assert got == ref
+        assert_same_prediction(got, ref)
+
+
+def assert_same_prediction(got, ref, tol=1e-5):
+    """Equal predictions, confidences (calibrated, rounded to 6 places) within `tol`."""
+    got, ref = json.loads(json.dumps(got)), json.loads(json.dumps(ref))
+    assert abs(got.pop("intent_confidence") - ref.pop("intent_confidence")) < tol
+    for a, b in zip(got["intent_ranking"], ref["intent_ranking"]):
+        assert abs(a.pop("confidence") - b.pop("confidence")) < tol
+    for a, b in zip(got["slots"], ref["slots"]):
+        assert abs(a.pop("confidence") - b.pop("confidence")) < tol
+    assert got == ref
+
+
+def test_calibration_travels_in_the_metadata(exported):
+    model_dir, path, _ = exported
+    stored = json.loads((model_dir / "preprocessor.json").read_text())["confidence"]
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["rules"]["confidence"] == stored
+    lite = LitePredictor(path, fallback_threshold=1.0, fallback_intent="ask_again")
+    result = lite.predict_one("")
+    assert result["fallback"] is (result["intent_confidence"] < 1.0)
 
 
 def test_picks_the_shortest_length_that_fits(exported):
@@ -83,7 +103,7 @@ def test_long_input_is_windowed_and_every_token_is_tagged(exported):
 
 def test_windows_cover_every_token():
     assert windows(3, 8) == [(0, 3)]
-    assert windows(100, 48) == [(0, 48), (36, 84), (52, 100)]
+    assert windows(100, 48) == [(0, 48), (24, 72), (48, 96), (52, 100)]
     for n, size in ((9, 8), (100, 8), (17, 4)):
         spans = windows(n, size)
         assert all(e - s == size for s, e in spans)
@@ -131,8 +151,8 @@ def test_clear_errors(exported, tmp_path):
     lonely.write_bytes(path.read_bytes())
     with pytest.raises(LiteError, match="metadata lonely.json is missing"):
         LitePredictor(lonely)
-    with pytest.raises(LiteError, match="list of texts"):
-        LitePredictor(path).predict("one text")
+    # A bare string is one text, as for the Keras Predictor (not one text per character).
+    assert LitePredictor(path).predict("play jazz") == LitePredictor(path).predict(["play jazz"])
 
 
 def test_compiled_model_runner_matches_the_interpreter(exported, monkeypatch):
@@ -154,3 +174,40 @@ def test_compiled_model_runner_matches_the_interpreter(exported, monkeypatch):
     texts = TEXTS + ["x " * 30]
     for a, b in zip(compiled.predict(texts), interpreted.predict(texts)):
         assert a == b
+
+
+def test_default_export_answers_long_input_like_slukit_predict(exported, tmp_path):
+    """The default longest signature (64 tokens here) holds joined pairs of utterances, so
+    the light runtime returns the same dicts as the Keras predictor on long input; longer
+    input is windowed, and the export's parity report counts it apart."""
+    from slukit.data.demo import builtin_path
+    from slukit.data.readers import read_examples
+    from slukit.export.tflite import export_tflite
+    from slukit.predict import Predictor
+
+    model_dir = exported[0]
+    path = tmp_path / "default.tflite"
+    report = export_tflite(model_dir, path, analyzer=False, latency_runs=1,
+                           parity_limit=40)
+    assert [s["length"] for s in report["signatures"]] == [8, 12, 16, 32, 48, 64]
+    assert "longest train/valid/test utterance" in report["lengths_chosen"]
+    long = report["parity"]["long"]
+    assert long["utterances"] == 20 and long["windowed"] == 0 and long["intent_agreement"] == 1.0
+    assert long["max_abs_diff_slots"] < 1e-3
+
+    tests = [" ".join(ex.tokens) for ex in read_examples(builtin_path("demo-en", "test"))]
+    joined = [f"{a} {b}" for a, b in zip(tests[0:40:2], tests[1:40:2])]
+    joined.append(" ".join(tests[:6]))  # longer still, under 64 tokens
+    assert max(len(t.split()) for t in joined) > 16
+    lite = LitePredictor(path)
+    for got, ref in zip(lite.predict(joined), Predictor.from_dir(model_dir).predict(joined)):
+        assert_same_prediction(got, ref, tol=1e-4)
+
+    # Over 64 tokens: windowed, and the parity check says how many were.
+    from slukit.export.tflite import check_parity
+    from slukit.train.artifact import load_model_dir
+
+    parity = check_parity(load_model_dir(model_dir), lite, [t.split() for t in joined[:3]]
+                          + [" ".join(tests[:12]).split()])
+    assert parity["utterances"] == 4 and parity["windowed"] == 1
+    assert parity["windowed_agreement"]["utterances"] == 1

@@ -71,7 +71,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_exits_130_and_leaves_nothing(tiny_data, tmp_path):
+def test_ctrl_c_exits_130_and_keeps_the_progress(tiny_data, tmp_path):
     recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
     output = tmp_path / "runs" / "out"
     with open(tmp_path / "log", "w") as log:
@@ -79,8 +79,12 @@ def test_ctrl_c_exits_130_and_leaves_nothing(tiny_data, tmp_path):
         wait_for_checkpoint(process, output)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130
-    assert "nothing was written" in (tmp_path / "log").read_text()
-    assert list(output.parent.iterdir()) == []
+    said = (tmp_path / "log").read_text()
+    assert "interrupted: progress kept" in said and "--resume" in said
+    assert "Traceback" not in said and said.count("interrupted") == 1
+    # No model directory, no lock; the last complete epoch is kept for --resume.
+    assert sorted(p.name for p in output.parent.iterdir()) == ["out.checkpoint"]
+    assert list(checkpoint_path(output).glob("epoch-*/state.json"))
 
 
 class StopAt(Reporter):
@@ -145,6 +149,7 @@ def test_a_transfer_resumes_at_a_frozen_phase_boundary(tiny_data, tmp_path):
 def fake_checkpoint(output, recipe, next_epoch=2):
     folder = checkpoint_path(output) / f"epoch-{next_epoch:04d}"
     folder.mkdir(parents=True)
+    np.savez(folder / "variables.npz", m0=np.zeros(1))
     (folder / "state.json").write_text(json.dumps({"next_epoch": next_epoch, "recipe": recipe}))
 
 
@@ -179,13 +184,52 @@ def test_resume_without_a_checkpoint_starts_at_epoch_1(recipe, tmp_path):
     assert checkpoint.next_epoch == 0 and "no checkpoint" in out.getvalue()
 
 
-def test_a_fresh_run_replaces_an_old_checkpoint(recipe, tmp_path):
+def test_a_fresh_run_replaces_an_old_checkpoint_only_with_force(recipe, tmp_path):
     fake_checkpoint(tmp_path / "out", recipe, next_epoch=3)
     reporter, out = messages()
     checkpoint = Checkpoint(tmp_path / "out", recipe)
-    checkpoint.prepare(resume=False, reporter=reporter)
+    with pytest.raises(SlukitError, match=r"interrupted run \(3 epochs done\).*--resume.*--force"):
+        checkpoint.prepare(resume=False, reporter=reporter)
+    assert checkpoint_path(tmp_path / "out").exists()
+    checkpoint.prepare(resume=False, reporter=reporter, force=True)
     assert checkpoint.next_epoch == 0 and not checkpoint_path(tmp_path / "out").exists()
-    assert "interrupted run (3 epochs done)" in out.getvalue() and "--resume" in out.getvalue()
+    assert "interrupted run (3 epochs done)" in out.getvalue() and "--force" in out.getvalue()
+
+
+@pytest.mark.parametrize("damage", ["state", "variables"])
+def test_a_damaged_checkpoint_is_named_on_resume(recipe, tmp_path, damage):
+    import numpy as np
+
+    fake_checkpoint(tmp_path / "out", recipe)
+    folder = checkpoint_path(tmp_path / "out") / "epoch-0002"
+    if damage == "state":
+        (folder / "state.json").write_text('{"next_epoch": 2, "reci')
+        name = "state.json"
+    else:
+        (folder / "variables.npz").write_bytes(b"PK\x03\x04 truncated")
+        name = "variables.npz"
+    with pytest.raises(SlukitError) as err:
+        Checkpoint(tmp_path / "out", recipe).prepare(resume=True, reporter=messages()[0])
+    assert name in str(err.value) and "damaged" in str(err.value) and "--force" in str(err.value)
+
+
+def test_disk_full_while_checkpointing_leaves_no_partial_folder(recipe, tmp_path, monkeypatch,
+                                                                capsys):
+    import errno
+
+    from slukit.cli import main
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "variables.npz")
+
+    monkeypatch.setattr("numpy.savez", full)
+    recipe_path = tmp_path / "r.yaml"
+    assert main(["train", str(recipe_path), "--quiet", "--output", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "error: the disk is full" in err and "Traceback" not in err
+    place = checkpoint_path(tmp_path / "m")
+    assert not list(place.glob(".epoch-*")) if place.exists() else True
+    assert not (tmp_path / "m").exists()
 
 
 def test_a_foreign_folder_in_the_checkpoint_place_is_left_alone(recipe, tmp_path):

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 from conftest import tiny_rows, write_jsonl, write_recipe
-from slukit.errors import DataError, ModelDirError
+from slukit.errors import DataError, ModelDirError, SlukitError
 from slukit.recipe import load_recipe
 from slukit.train.artifact import is_model_dir, load_model_dir
 from slukit.train.progress import Reporter
 from slukit.train.trainer import train_recipe
 
 
-def train(recipe_path, output, overrides=()):
+def train(recipe_path, output, overrides=(), force=False):
     return train_recipe(load_recipe(recipe_path, list(overrides)), output=output,
-                        reporter=Reporter(quiet=True))
+                        reporter=Reporter(quiet=True), force=force)
 
 
 def test_model_directory_holds_everything_and_reloads(tiny_data, tmp_path):
@@ -81,16 +81,41 @@ def test_foreign_output_directory_is_refused_before_training(tiny_data, tmp_path
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
-def test_interrupted_run_leaves_nothing(tiny_data, tmp_path, monkeypatch):
+def test_interrupted_run_keeps_its_progress_and_writes_no_model(tiny_data, tmp_path,
+                                                                 monkeypatch):
+    """Ctrl-C keeps a fresh run's last complete epoch for --resume (as SIGKILL would),
+    and no half-written model directory."""
     recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("slukit.preprocess.preprocessor.SLUPreprocessor.save", interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="3 epoch.* done.*--resume"):
         train(recipe, tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "r.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out.checkpoint", "r.yaml"]
+    monkeypatch.undo()
+    # Without --resume, the checkpoint is not deleted silently: the run is refused.
+    with pytest.raises(SlukitError, match="--resume.*--force"):
+        train(recipe, tmp_path / "out")
+    result = train_recipe(load_recipe(recipe), output=tmp_path / "out",
+                          reporter=Reporter(quiet=True), resume=True)
+    assert json.loads((result.path / "metadata.json").read_text())["resumed_from_epoch"] == 3
+
+
+def test_one_writer_per_output_and_no_silent_replacement(tiny_data, tmp_path):
+    from slukit.train.lock import OutputLockedError, output_lock
+
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
+    with output_lock(tmp_path / "out"):  # another run holds the output
+        with pytest.raises(OutputLockedError, match=r"another training \(PID \d+\)"):
+            train(recipe, tmp_path / "out", ["train.epochs=1"])
+    assert not (tmp_path / "out").exists()
+    train(recipe, tmp_path / "out", ["train.epochs=1"])
+    assert not (tmp_path / "out.lock").exists()
+    with pytest.raises(ModelDirError, match="finished model already; pass --force"):
+        train(recipe, tmp_path / "out", ["train.epochs=1"])
+    train(recipe, tmp_path / "out", ["train.epochs=1"], force=True)
 
 
 def test_failed_rerun_keeps_the_previous_model(tiny_data, tmp_path, monkeypatch):
@@ -100,7 +125,7 @@ def test_failed_rerun_keeps_the_previous_model(tiny_data, tmp_path, monkeypatch)
     monkeypatch.setattr("slukit.train.artifact.write_json",
                         lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):
-        train(recipe, tmp_path / "out", ["train.epochs=1"])
+        train(recipe, tmp_path / "out", ["train.epochs=1"], force=True)
     assert is_model_dir(tmp_path / "out")
     assert (tmp_path / "out" / "metadata.json").read_text() == before
     # No half-written model directory; the failed run's checkpoint stays for --resume.

@@ -101,7 +101,8 @@ def epoch_plan(lengths, batch_size, pad_multiple, rng, min_steps=0):
     return plan
 
 
-def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0, min_steps=0):
+def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0, min_steps=0,
+                   max_steps=0):
     """A `keras.utils.PyDataset` of shuffled, bucketed training batches.
 
     A new shuffle is drawn at every epoch. Epoch `e`'s batches depend only on
@@ -109,9 +110,18 @@ def make_pydataset(data, batch_size, seed=0, pad_multiple=8, word_dropout=0.0, m
     next epoch), and batch `i` only on those and `i`: a run is repeatable, a
     resumed run sees the batches an uninterrupted one would, and every worker
     of a distributed run draws the same global batches. With `min_steps`, an
-    epoch repeats the data until it has at least that many batches.
+    epoch repeats the data until it has at least that many batches. With
+    `max_steps` below one pass, an epoch has `max_steps` batches and the next
+    goes on where it stopped (`slukit.data.mixing.make_capped_pydataset`).
     """
     import keras
+
+    if max_steps and max_steps < max(min_steps, len(bucket_plan(data.lengths, batch_size,
+                                                                pad_multiple))):
+        from slukit.data.mixing import make_capped_pydataset
+
+        return make_capped_pydataset(data, batch_size, max_steps, seed, pad_multiple,
+                                     word_dropout)
 
     class SLUBatches(keras.utils.PyDataset):
         def __init__(self):

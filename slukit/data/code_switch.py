@@ -12,6 +12,9 @@ data: `source.data.code_switch`):
   the source training data paired by utterance `id` with the target training
   data the recipe fine-tunes on (after `data.train_fraction`), so a run at 10%
   of the target data uses only the bilingual signal of that 10%.
+- `lexicon`, `reverse_lexicon`: installed bilingual dictionaries (FreeDict
+  dictd, Ding, word pairs; `slukit.data.lexicon`), merged after the dictionary,
+  at most `max_translations` translations a word.
 - `utterance_rate`: the share of training utterances that are code-switched.
 - `word_rate`: in those, the share of words with a translation that are replaced.
 
@@ -86,23 +89,52 @@ def code_switch(examples, dictionary, utterance_rate=0.5, word_rate=0.5, seed=0,
     return out, {"utterances": n_utts, "words": n_words}
 
 
+_TABLES = {}  # (path, reverse, lowercase) -> {word: [translations]}: a lexicon is read once
+
+
+def switch_table(settings, lowercase=True, key="data.code_switch"):
+    """`{source word: [target words]}` of a `data.code_switch` section: its dictionary's
+    pairs first, then its lexicons' (`slukit.data.lexicon`), at most
+    `max_translations` a word. Returns `(table, description)`."""
+    from slukit.data.lexicon import merge_tables, rank_tables, read_lexicon
+    from slukit.errors import RecipeError
+
+    dictionary = settings.get("dictionary")
+    if dictionary == FROM_TARGET:
+        raise RecipeError(f"{key}.dictionary: `from_target` works only in the source "
+                          "data of a transfer recipe (source.data.code_switch); here give a "
+                          "dictionary file (`slukit embeddings dictionary` writes one)")
+    tables, lexicons, names = [], [], []
+    if dictionary:
+        tables.append(read_switch_dictionary(dictionary, lowercase))
+        names.append(str(dictionary))
+    for name, reverse in (("lexicon", False), ("reverse_lexicon", True)):
+        path = settings.get(name)
+        if path:
+            cache = (str(path), reverse, lowercase)
+            if cache not in _TABLES:
+                _TABLES[cache] = read_lexicon(path, reverse=reverse, lowercase=lowercase)
+            lexicons.append(_TABLES[cache])
+            names.append(f"{name} {path}")
+    if lexicons:
+        tables.append(rank_tables(*lexicons))
+    if not tables:
+        raise RecipeError(f"{key}: give a dictionary, a lexicon or a reverse_lexicon "
+                          "(the word translations to switch with)")
+    table = merge_tables(*tables, max_translations=settings.get("max_translations") or None)
+    return table, ", ".join(names)
+
+
 def apply_code_switch(examples, settings, seed, lowercase=True, report=None):
     """`examples` code-switched as the recipe's `data.code_switch` says (None: unchanged)."""
     if not settings:
         return examples
-    if settings["dictionary"] == FROM_TARGET:
-        from slukit.errors import RecipeError
-
-        raise RecipeError("data.code_switch.dictionary: `from_target` works only in the source "
-                          "data of a transfer recipe (source.data.code_switch); here give a "
-                          "dictionary file (`slukit embeddings dictionary` writes one)")
-    table = read_switch_dictionary(settings["dictionary"], lowercase)
+    table, names = switch_table(settings, lowercase)
     switched, stats = code_switch(examples, table, settings["utterance_rate"],
                                   settings["word_rate"], seed, lowercase)
     if report:
         report(f"code-switching: {stats['words']} words replaced in {stats['utterances']} of "
-               f"{len(examples)} training utterances ({len(table)} dictionary words, "
-               f"{settings['dictionary']})")
+               f"{len(examples)} training utterances ({len(table)} dictionary words, {names})")
     return switched
 
 

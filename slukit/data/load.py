@@ -52,6 +52,8 @@ def load_splits(recipe, warn=None, stream=False, info=None):
     vocabulary counted) but not held in memory. `warn` is told of problems,
     `info` (or else `warn`) of what code-switching did.
     """
+    if isinstance(recipe["data"], list):
+        return _load_several(recipe, warn, info)
     on_error = recipe["data"].get("on_error", "fail")
     splits = {}
     for split, (path, fmt) in split_paths(recipe).items():
@@ -70,6 +72,28 @@ def load_splits(recipe, warn=None, stream=False, info=None):
         splits["train"] = apply_code_switch(
             splits["train"], recipe["data"]["code_switch"], recipe["train"].get("seed", 0),
             lowercase=recipe.get("model", {}).get("lowercase", True), report=info or warn)
+    return splits
+
+
+def dataset_recipes(recipe):
+    """One recipe per data set of a recipe whose `data` is a list (`source.data` with
+    several source languages); the recipe itself when `data` is one section."""
+    data = recipe["data"]
+    if not isinstance(data, list):
+        return [recipe]
+    return [{**recipe, "data": item} for item in data]
+
+
+def _load_several(recipe, warn, info):
+    """The splits of several data sets, concatenated (held in memory; each data set
+    read, sampled and code-switched as its own section says)."""
+    splits = {"train": [], "valid": None, "test": None}
+    for one in dataset_recipes(recipe):
+        part = load_splits(one, warn=warn, stream=False, info=info)
+        splits["train"].extend(part["train"])
+        for split in ("valid", "test"):
+            if part[split]:
+                splits[split] = (splits[split] or []) + list(part[split])
     return splits
 
 

@@ -260,18 +260,23 @@ def epoch_batches(stream, preprocessor, batch_size, rng, pad_multiple=8, word_dr
 
 
 def make_stream_pydataset(stream, preprocessor, batch_size, seed=0, pad_multiple=8,
-                          word_dropout=0.0, min_steps=0):
+                          word_dropout=0.0, min_steps=0, max_steps=0):
     """A `keras.utils.PyDataset` of training batches streamed from `stream`'s file.
 
     It is read in order: `batches[0]` starts an epoch (a new pass over the
     file), each later index must be the next one, and `on_epoch_end()` ends it.
     Its length is exact: whole passes (`min_steps` repeats them, as
-    `epoch_plan` does) of `steps_per_pass` batches.
+    `epoch_plan` does) of `steps_per_pass` batches. With `max_steps` below
+    that, an epoch is `max_steps` batches and the next one reads on from
+    where it stopped (a new pass begins when the file is read through).
     """
     import keras
 
     per_pass = steps_per_pass(stream.counts.lengths, batch_size, pad_multiple)
     passes = max(1, -(-min_steps // per_pass))
+    if max_steps and max_steps < passes * per_pass:
+        return _capped_stream(stream, preprocessor, batch_size, seed, pad_multiple, word_dropout,
+                              max_steps)
 
     class StreamedBatches(keras.utils.PyDataset):
         def __init__(self):
@@ -299,6 +304,42 @@ def make_stream_pydataset(stream, preprocessor, batch_size, seed=0, pad_multiple
             self.batches = None
 
     return StreamedBatches()
+
+
+def _capped_stream(stream, preprocessor, batch_size, seed, pad_multiple, word_dropout, steps):
+    """Streamed batches, `steps` an epoch, each epoch reading on where the last stopped."""
+    import keras
+
+    class CappedStreamedBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.batches, self.next = None, 0
+
+        def __len__(self):
+            return steps
+
+        def __getitem__(self, i):
+            if i == 0:
+                self.next = 0
+            if i != self.next:
+                raise IndexError(f"streamed batches are read in order: batch {i} was asked "
+                                 f"for, batch {self.next} comes next")
+            self.next += 1
+            for _ in range(2):
+                if self.batches is None:  # a new pass over the file
+                    self.batches = epoch_batches(stream, preprocessor, batch_size, self.rng,
+                                                 pad_multiple, word_dropout)
+                try:
+                    return next(self.batches)
+                except StopIteration:
+                    self.batches = None
+            raise DataError(f"{stream.path}: no training batches")
+
+        def on_epoch_end(self):
+            """The next epoch reads on from where this one stopped."""
+
+    return CappedStreamedBatches()
 
 
 def make_stream_batches(stream, preprocessor, batch_size, seed=0, pad_multiple=8,

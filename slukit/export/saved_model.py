@@ -2,10 +2,15 @@
 
 `export_saved_model("runs/quickstart", "export/quickstart_text")` writes a
 SavedModel whose `serving_default` signature takes `text`, a `tf.string [None]`
-batch of utterances, and returns (batch `B`, `T` = most tokens in the batch):
+batch of utterances (a scalar string is taken as a batch of one; any other shape
+is refused with an `InvalidArgumentError` that says so), and returns (batch `B`,
+`T` = most tokens in the batch):
 
-    intent               string  [B]     the best intent
-    intent_confidence    float32 [B]     its probability
+    intent               string  [B]     the best intent (the fallback intent below the
+                                         model's fallback threshold, if it has one)
+    intent_confidence    float32 [B]     its calibrated probability (the model's intent
+                                         temperature applied, see `slukit.calibration`)
+    fallback             bool    [B]     whether the fallback replaced the intent
     tags                 string  [B, T]  one BIO tag per token, "" past num_tokens
     tokens               string  [B, T]  the whitespace tokens as written, "" past num_tokens
     num_tokens           int32   [B]
@@ -140,11 +145,32 @@ def build_serving_fn(model, preprocessor, encoder):
     tag_names = tf.constant([""] + preprocessor.tags.tokens[1:])
     scores = preprocessor.decoder()
 
+    confidence = preprocessor.confidence
+    temperature = float(confidence.intent_temperature)
+    threshold = float(confidence.fallback_threshold or 0.0)
+
     def serve(text):
+        # The signature takes any shape, so that a scalar (one text) does not reach the
+        # tokenizer unchecked (it crashed the process) and a 2-D batch is refused
+        # rather than read by its first column.
+        check = tf.debugging.Assert(
+            tf.rank(text) <= 1,
+            ["serving_default takes a 1-D batch of strings (or one string); got shape",
+             tf.shape(text)])
+        with tf.control_dependencies([check]):
+            text = tf.reshape(text, [-1])
         tokens, num_tokens, width, inputs = encoder(text)
         out = model(inputs, training=False)
         intent_probs, slot_probs = out["intent"], out["slots"]
+        if temperature != 1.0:  # calibrated: softmax(log(p) / T), as SLUPreprocessor does
+            intent_probs = tf.nn.softmax(
+                tf.math.log(tf.maximum(tf.cast(intent_probs, tf.float64), 1e-30)) / temperature)
+        intent_probs = tf.cast(intent_probs, tf.float32)
         best = tf.argmax(intent_probs, axis=-1, output_type=tf.int32)
+        top = tf.reduce_max(intent_probs, axis=-1)
+        fallback = top < threshold
+        intent = tf.where(fallback, tf.constant(confidence.fallback_intent),
+                          tf.gather(intents, best))
         probs = slot_probs[:, :, 1:]
         if scores is not None:
             tag_ids = viterbi_tf(probs, num_tokens, *scores) + 1
@@ -153,8 +179,9 @@ def build_serving_fn(model, preprocessor, encoder):
         real = tf.sequence_mask(num_tokens, width)
         tag_ids = tf.where(real, tag_ids, 0)  # "" past the utterance
         return {
-            "intent": tf.gather(intents, best),
-            "intent_confidence": tf.reduce_max(intent_probs, axis=-1),
+            "intent": intent,
+            "intent_confidence": top,
+            "fallback": fallback,
             "tags": tf.gather(tag_names, tag_ids),
             "tokens": tokens.to_tensor("", shape=tf.stack([tf.shape(text)[0], width])),
             "num_tokens": num_tokens,
@@ -170,14 +197,15 @@ def export_saved_model(model_dir, output_dir):
     """
     import tensorflow as tf
 
-    from slukit.train.artifact import load_model_dir, require_model_dir
+    from slukit.integrity import verify_model_dir
+    from slukit.train.artifact import load_model_dir
 
     output = Path(output_dir)
     if output.exists() or output.is_symlink():
         raise ExportError(f"{output}: already exists; choose another output or remove it")
     from slukit.export.graph import require_tensorflow_backend
 
-    require_model_dir(model_dir)
+    verify_model_dir(model_dir)
     require_tensorflow_backend()
     bundle = load_model_dir(model_dir)
     import keras
@@ -189,7 +217,7 @@ def export_saved_model(model_dir, output_dir):
     for table in encoder.tables.values():
         archive.track(table)
     archive.add_endpoint("serving_default", build_serving_fn(bundle.model, pre, encoder),
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+                         input_signature=[tf.TensorSpec(None, tf.string, name="text")])
 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
@@ -203,7 +231,7 @@ def export_saved_model(model_dir, output_dir):
             "signature": "serving_default",
             "inputs": {"text": "string [B]"},
             "outputs": {"intent": "string [B]", "intent_confidence": "float32 [B]",
-                        "tags": "string [B, T]", "tokens": "string [B, T]",
+                        "fallback": "bool [B]", "tags": "string [B, T]", "tokens": "string [B, T]",
                         "num_tokens": "int32 [B]"},
             "load_requires": ["tensorflow", "tensorflow_text (import it before loading)"],
             "rules": {k: v for k, v in pre.rules().items() if k != "files"},
@@ -215,6 +243,9 @@ def export_saved_model(model_dir, output_dir):
                                            encoding="utf-8")
         if output.exists():
             raise ExportError(f"{output}: appeared while exporting; not replaced")
+        from slukit import interrupt
+
+        interrupt.check()  # a Ctrl-C that TensorFlow swallowed: write nothing
         tmp.rename(output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -31,6 +31,7 @@ Example:
 
 import datetime
 import json
+import math
 import os
 import random
 import tempfile
@@ -45,27 +46,60 @@ from slukit.lite.metadata import FORMAT, FORMAT_VERSION, LONG_INPUTS, metadata_p
 QUANTIZE = ("none", "float16", "dynamic")
 #: Signature lengths below the longest: short utterances run on a short unrolled graph
 #: (an unrolled BiRNN pays for every padded step; ATIS's median utterance has 10 tokens).
-LENGTH_LADDER = (8, 12, 16, 32)
-DEFAULT_LENGTHS = (8, 12, 16, 32, 48)
+LENGTH_LADDER = (8, 12, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+#: The longest signature is at least this long, and at least `LENGTH_MARGIN` times the
+#: longest utterance of the model's train, valid and test data (rounded up to 8 tokens):
+#: real input is often longer than the data, and a windowed utterance loses context.
+MIN_MAX_LENGTH = 64
+LENGTH_MARGIN = 1.25
 
 
 def default_lengths(longest):
     """The export's fixed lengths for utterances of up to `longest` tokens.
 
     Example:
-        >>> default_lengths(48)
-        [8, 12, 16, 32, 48]
+        >>> default_lengths(64)
+        [8, 12, 16, 32, 48, 64]
         >>> default_lengths(24)
         [8, 12, 16, 24]
     """
     return sorted({n for n in LENGTH_LADDER if n < longest} | {longest})
 
 
+def longest_data_utterance(model_dir):
+    """The most tokens of an utterance in the model's train, valid and test data, from its
+    `metadata.json` (`max_tokens`, else `max_train_tokens`); None when it does not say."""
+    try:
+        meta = json.loads((Path(model_dir) / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    counts = [n for n in (meta.get("max_tokens") or {}).values() if isinstance(n, int)]
+    if meta.get("max_train_tokens"):
+        counts.append(int(meta["max_train_tokens"]))
+    return max(counts) if counts else None
+
+
+def default_max_length(model_dir):
+    """The longest signature of a default export: `max(64, longest utterance x 1.25)`,
+    rounded up to a multiple of 8 tokens (64 when the metadata does not say).
+
+    Example:
+        >>> import tempfile, json, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "metadata.json").write_text(json.dumps({"max_tokens": {"train": 46, "test": 48}}))
+        >>> default_max_length(d)
+        64
+        >>> _ = (d / "metadata.json").write_text(json.dumps({"max_tokens": {"train": 70}}))
+        >>> default_max_length(d)
+        88
+    """
+    longest = longest_data_utterance(model_dir) or 0
+    return max(MIN_MAX_LENGTH, -(-math.ceil(longest * LENGTH_MARGIN) // 8) * 8)
+
+
 def training_length(model_dir):
-    """The longest training utterance of a model directory, rounded up to a multiple
-    of 8 tokens (48 when its metadata does not say): the largest default length."""
-    meta = json.loads((Path(model_dir) / "metadata.json").read_text(encoding="utf-8"))
-    return -(-max(meta.get("max_train_tokens") or 48, 1) // 8) * 8
+    """The longest signature of a default export (kept for callers of earlier versions)."""
+    return default_max_length(model_dir)
 
 #: fp32 exports whose probabilities differ from Keras by more than this fail.
 FP32_TOLERANCE = 1e-3
@@ -85,8 +119,6 @@ STATIC_NOTE = ("Static checks only: builtin ops, 1-D GATHER indices, no DEQUANTI
 
 def normalize_lengths(lengths):
     """A sorted tuple of distinct positive lengths from an int or a sequence."""
-    if lengths is None:
-        lengths = DEFAULT_LENGTHS
     if isinstance(lengths, (int, np.integer)):
         lengths = (int(lengths),)
     try:
@@ -238,45 +270,76 @@ def parity_sample(bundle, texts=None, limit=200, seed=0):
         "random vocabulary words"
 
 
+def joined_pairs(token_lists, limit=100):
+    """Long inputs for the parity check: consecutive utterances joined in pairs.
+
+    Example:
+        >>> joined_pairs([["a"], ["b", "c"], ["d"]])
+        [['a', 'b', 'c']]
+    """
+    pairs = [a + b for a, b in zip(token_lists[0::2], token_lists[1::2])]
+    return pairs[:limit]
+
+
 def check_parity(bundle, lite, token_lists):
-    """Keras vs .tflite on each utterance that fits the largest length."""
+    """Keras (the whole utterance in one pass) vs the .tflite (one signature, or windows of
+    the longest one for an utterance longer than it) on each token list.
+
+    Agreements and probability differences are those of the utterances that fit a
+    signature; the windowed ones (`windowed`) are counted and their agreement is reported
+    apart (`windowed_agreement`), since a window sees only part of the utterance.
+    """
     from slukit.data.batching import EncodedData
     from slukit.data.example import Example
     from slukit.train.inference import predict_probs
 
     pre = bundle.preprocessor
-    fitting = [t for t in token_lists if len(t) <= lite.max_length]
-    if not fitting:
-        return {"utterances": 0, "skipped_longer": len(token_lists)}
-    data = EncodedData(pre, [Example(t, [], "") for t in fitting], labels=False)
+    token_lists = [list(t) for t in token_lists]
+    if not token_lists:
+        return {"utterances": 0, "windowed": 0}
+    data = EncodedData(pre, [Example(t, [], "") for t in token_lists], labels=False)
     ref_intents, ref_tags = predict_probs(bundle.model, data)
-    intent_same = tags_same = decoded_same = 0
+    counts = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # windowed -> n, intent, tags, decoded
     intent_diffs, slot_diffs = [0.0], [0.0]
     times = []
-    for encoded, ri, rt in zip(data.inputs, ref_intents, ref_tags):
+    for tokens, encoded, ri, rt in zip(token_lists, data.inputs, ref_intents, ref_tags):
+        windowed = len(tokens) > lite.max_length
         start = time.perf_counter()
         li, lt = lite.run_encoded(encoded)
-        times.append(time.perf_counter() - start)
-        intent_same += int(np.argmax(li) == np.argmax(ri))
-        intent_diffs.append(float(np.max(np.abs(li - ri))))  # NaN propagates
+        if not windowed:
+            times.append(time.perf_counter() - start)
+        c = counts[windowed]
+        c[0] += 1
+        c[1] += int(np.argmax(li) == np.argmax(ri))
         if len(rt):
-            tags_same += int(np.array_equal(np.argmax(lt[:, 1:], -1), np.argmax(rt[:, 1:], -1)))
-            decoded_same += int(pre.decode_tags(lt) == pre.decode_tags(rt))
-            slot_diffs.append(float(np.max(np.abs(lt - rt))))
+            c[2] += int(np.array_equal(np.argmax(lt[:, 1:], -1), np.argmax(rt[:, 1:], -1)))
+            c[3] += int(pre.decode_tags(lt) == pre.decode_tags(rt))
         else:
-            tags_same += 1
-            decoded_same += 1
-    n = len(fitting)
-    return {
-        "utterances": n,
-        "skipped_longer": len(token_lists) - n,
-        "intent_agreement": intent_same / n,
-        "tag_agreement": tags_same / n,
-        "decoded_tag_agreement": decoded_same / n,
+            c[2] += 1
+            c[3] += 1
+        if not windowed:
+            intent_diffs.append(float(np.max(np.abs(li - ri))))  # NaN propagates
+            if len(rt):
+                slot_diffs.append(float(np.max(np.abs(lt - rt))))
+    fit = counts[False]
+    report = {
+        "utterances": len(token_lists),
+        "windowed": counts[True][0],
+        "longest_signature": lite.max_length,
+        # agreement where the .tflite sees the whole utterance, as Keras does
+        "intent_agreement": fit[1] / fit[0] if fit[0] else None,
+        "tag_agreement": fit[2] / fit[0] if fit[0] else None,
+        "decoded_tag_agreement": fit[3] / fit[0] if fit[0] else None,
         "max_abs_diff_intent": float(np.max(intent_diffs)),
         "max_abs_diff_slots": float(np.max(slot_diffs)),
-        "median_ms_per_utterance": round(1e3 * float(np.median(times)), 4),
     }
+    if counts[True][0]:
+        w = counts[True]
+        report["windowed_agreement"] = {"utterances": w[0], "intent": w[1] / w[0],
+                                        "tags": w[2] / w[0], "decoded_tags": w[3] / w[0]}
+    if times:
+        report["median_ms_per_utterance"] = round(1e3 * float(np.median(times)), 4)
+    return report
 
 
 # --- metadata -----------------------------------------------------------------------
@@ -333,7 +396,7 @@ def build_metadata(bundle, graph, lengths, quantize, model_file, gpu=None, parit
 
 # --- the export -----------------------------------------------------------------------
 
-def export_tflite(model_dir, output_path, lengths=DEFAULT_LENGTHS, quantize="none",
+def export_tflite(model_dir, output_path, lengths=None, quantize="none",
                   gpu_lint="error", parity_texts=None, parity_limit=200, analyzer=True,
                   latency_runs=50):
     """Exports `model_dir` to `output_path` (.tflite) and its metadata (.json beside it).
@@ -341,13 +404,17 @@ def export_tflite(model_dir, output_path, lengths=DEFAULT_LENGTHS, quantize="non
     Args:
         model_dir: a finished slukit model directory.
         output_path: the `.tflite` to write; it and its `.json` must not exist.
-        lengths: fixed utterance lengths, one signature each (an int for one).
+        lengths: fixed utterance lengths, one signature each (an int for one). None:
+            `default_lengths(default_max_length(model_dir))`, a ladder 8, 12, 16, 32, 48,
+            ... up to `max(64, 1.25 x the longest train/valid/test utterance)`.
         quantize: `"none"` (fp32), `"float16"` (fp16 weights) or `"dynamic"`
             (dynamic-range int8 weights).
         gpu_lint: `"error"`: fail (nothing written) when the static GPU check finds
             an op LiteRT's GPU accelerator rejects (for float16, DEQUANTIZE is a
             warning: see `FLOAT16_NOTE`); `"warn"`: report the findings and write.
         parity_texts: texts to check parity on (default: the recipe's test split).
+            They are also joined in pairs into long inputs, checked and reported apart
+            (`parity["long"]`), windowed where longer than the longest signature.
         parity_limit: at most this many utterances of the default sample.
         analyzer: also run `tf.lite.experimental.Analyzer` (its text is in the report).
         latency_runs: runs per signature for the latency medians.
@@ -358,13 +425,21 @@ def export_tflite(model_dir, output_path, lengths=DEFAULT_LENGTHS, quantize="non
     check_quantize(quantize)
     if gpu_lint not in ("error", "warn"):
         raise ExportError(f"gpu_lint must be 'error' or 'warn'; got {gpu_lint!r}")
-    lengths = normalize_lengths(lengths)
     output, meta_path = check_output_path(output_path)
-    from slukit.train.artifact import load_model_dir, require_model_dir
+    from slukit.integrity import verify_model_dir
+    from slukit.train.artifact import load_model_dir
 
     from slukit.export.graph import require_tensorflow_backend
 
-    require_model_dir(model_dir)
+    verify_model_dir(model_dir)
+    chosen = "given"
+    if lengths is None:
+        longest = longest_data_utterance(model_dir)
+        lengths = default_lengths(default_max_length(model_dir))
+        chosen = (f"default: max({MIN_MAX_LENGTH}, {LENGTH_MARGIN} x the longest train/valid/"
+                  f"test utterance ({longest if longest is not None else 'unknown'} tokens)), "
+                  "rounded up to 8")
+    lengths = normalize_lengths(lengths)
     require_tensorflow_backend()
     bundle = load_model_dir(model_dir)
 
@@ -383,7 +458,8 @@ def export_tflite(model_dir, output_path, lengths=DEFAULT_LENGTHS, quantize="non
         shown = "; ".join(gpu["errors"][:5])
         raise ExportError(f"the static GPU check found {len(gpu['errors'])} kind(s) of op that "
                           f"LiteRT's GPU accelerator rejects or miscomputes: {shown}. Nothing was "
-                          "written (pass gpu_lint='warn' to write it anyway, for the CPU).")
+                          "written (to write it anyway, for the CPU: --cpu-only, or gpu_lint='warn' "
+                          "from Python).")
 
     from slukit.lite.predictor import LitePredictor
 
@@ -392,14 +468,23 @@ def export_tflite(model_dir, output_path, lengths=DEFAULT_LENGTHS, quantize="non
     tokens, source = parity_sample(bundle, parity_texts, parity_limit)
     parity = check_parity(bundle, lite, tokens)
     parity["sample"] = source
-    if quantize == "none" and parity.get("utterances"):
-        worst = max(parity["max_abs_diff_intent"], parity["max_abs_diff_slots"])
-        if not worst <= FP32_TOLERANCE:  # also catches NaN
-            raise ExportError(f"parity check failed: the fp32 .tflite differs from the Keras "
-                              f"model by {worst:.3g} (> {FP32_TOLERANCE}); nothing was written")
+    parity["long"] = check_parity(bundle, lite, joined_pairs(tokens))
+    parity["long"]["sample"] = f"pairs of the {source} joined"
+    if quantize == "none":
+        for part in (parity, parity["long"]):
+            if not part.get("utterances"):
+                continue
+            worst = max(part["max_abs_diff_intent"], part["max_abs_diff_slots"])
+            if not worst <= FP32_TOLERANCE:  # also catches NaN
+                raise ExportError(f"parity check failed: the fp32 .tflite differs from the "
+                                  f"Keras model by {worst:.3g} (> {FP32_TOLERANCE}); nothing "
+                                  "was written")
     latency = {signature_key(n): round(lite.latency_ms(n, runs=latency_runs), 4) for n in lengths}
     metadata["parity"] = parity
     metadata["latency_ms_cpu_1_thread"] = latency
+    import hashlib
+
+    metadata["model_sha256"] = hashlib.sha256(content).hexdigest()
 
     _write_atomically(output, meta_path, content, metadata)
     return {
@@ -409,6 +494,7 @@ def export_tflite(model_dir, output_path, lengths=DEFAULT_LENGTHS, quantize="non
         "size_bytes": len(content),
         "quantize": quantize,
         "signatures": metadata["signatures"],
+        "lengths_chosen": chosen,
         "inputs": list(metadata["inputs"]),
         "outputs": list(metadata["outputs"]),
         "ops": ops,
@@ -434,6 +520,9 @@ def _write_atomically(output, meta_path, content, metadata):
         tmp_meta.write_text(json.dumps(metadata, indent=1, ensure_ascii=False) + "\n",
                             encoding="utf-8")
         check_output_path(output)  # nothing appeared meanwhile
+        from slukit import interrupt
+
+        interrupt.check()  # a Ctrl-C that TensorFlow swallowed: write nothing
         os.replace(tmp_meta, meta_path)
         renamed_meta = True
         os.replace(tmp_model, output)

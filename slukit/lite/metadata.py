@@ -6,12 +6,15 @@ text into the model's inputs and its outputs back into labels.
 Keys:
     format, format_version   `"slukit-tflite"`, 1
     model_file               the .tflite's file name (same folder)
+    model_sha256             the .tflite's SHA-256 (checked when it is loaded)
     quantize                 `"none"`, `"float16"` or `"dynamic"`
     signatures               `[{"key": "L16", "length": 16}, ...]`, shortest first;
                              one signature per fixed length in the one .tflite
     inputs                   name -> {"dtype", "shape"}; `"L"` is the signature's length
     outputs                  name -> {"dtype", "shape", "description"}
-    rules                    the text rules (`SLUPreprocessor.rules()` without `files`)
+    rules                    the text rules (`SLUPreprocessor.rules()` without `files`),
+                             with the calibration temperatures and fallback rule
+                             under `confidence` (`slukit.preprocess.confidence`)
     vocab                    {"words": [...] or null, "chars": [...] or null,
                               "intents": [...], "tags": [...]}: id = list position
     long_inputs              how utterances longer than the largest length are run
@@ -40,7 +43,7 @@ FORMAT_VERSION = 1
 LONG_INPUTS = {
     "method": "windows",
     "size": "the largest signature length",
-    "overlap": "size // 4 tokens",
+    "overlap": "size // 2 tokens (half-overlapping windows)",
     "tags": "each token takes its tag probabilities from the window in which it is "
             "farthest from an edge",
     "intent": "mean of the windows' intent probabilities, weighted by the tokens each "
@@ -71,10 +74,23 @@ def read_metadata(tflite_path):
     except (OSError, ValueError) as err:
         raise LiteError(f"{path}: unreadable metadata ({err})") from None
     check_metadata(meta, path)
+    recorded = meta.get("model_sha256")
+    if recorded is not None:
+        import hashlib
+
+        if hashlib.sha256(tflite_path.read_bytes()).hexdigest() != recorded:
+            raise LiteError(f"{tflite_path}: its content is not the one {path.name} records "
+                            "(SHA-256 differs): the file is damaged or belongs to another "
+                            "export; export the model again")
     return meta
 
 
 def check_metadata(meta, where="metadata"):
+    """A clear `LiteError` for metadata this runtime cannot use: another format, a newer
+    version, missing keys, text rules it does not implement, malformed signatures or
+    vocabularies."""
+    if not isinstance(meta, dict):
+        raise LiteError(f"{where}: expected a JSON object")
     if meta.get("format") != FORMAT:
         raise LiteError(f"{where}: not slukit TFLite metadata (format {meta.get('format')!r})")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
@@ -83,10 +99,32 @@ def check_metadata(meta, where="metadata"):
     for key in ("signatures", "vocab", "rules"):
         if key not in meta:
             raise LiteError(f"{where}: key {key!r} is missing")
+    from slukit.preprocess.rules import rule_problems
+
+    problems = rule_problems(meta["rules"], files=False)
+    if problems:
+        raise LiteError(problems, header=f"{where}: rules this runtime cannot use:")
+    signatures = meta["signatures"]
+    if not isinstance(signatures, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("key"), str)
+            and isinstance(s.get("length"), int) and s["length"] > 0 for s in signatures):
+        raise LiteError(f"{where}: signatures must be a list of {{key, length > 0}}")
+    vocab = meta["vocab"]
+    if not isinstance(vocab, dict):
+        raise LiteError(f"{where}: vocab must be a table")
+    for key in ("words", "chars", "intents", "tags"):
+        table = vocab.get(key)
+        if table is None and key in ("words", "chars"):
+            continue
+        if not isinstance(table, list) or not table or not all(isinstance(t, str) for t in table):
+            raise LiteError(f"{where}: vocab.{key} must be a non-empty list of strings")
+        if len(set(table)) != len(table):
+            raise LiteError(f"{where}: vocab.{key} repeats an entry")
 
 
 def preprocessor_from_metadata(meta):
     """The `SLUPreprocessor` (numpy-only) described by the metadata."""
+    from slukit.preprocess.confidence import Confidence
     from slukit.preprocess.preprocessor import SLUPreprocessor
     from slukit.preprocess.vocab import UNK, Vocabulary
 
@@ -100,4 +138,5 @@ def preprocessor_from_metadata(meta):
                            table("tags", None), lowercase=rules.get("lowercase", True),
                            max_word_chars=rules.get("max_word_chars", 20),
                            slot_decoding=rules.get("slot_decoding", "argmax"),
-                           slot_transitions=rules.get("slot_transitions"))
+                           slot_transitions=rules.get("slot_transitions"),
+                           confidence=Confidence.from_dict(rules.get("confidence")))

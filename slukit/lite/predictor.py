@@ -7,11 +7,14 @@ and the same tag decoding (BIO Viterbi when the rules say so). The prediction
 dicts are the ones `slukit predict` prints (`SLUPreprocessor.prediction`).
 
 Lengths: the .tflite holds one signature per fixed length (`L16`, `L32`, ...).
-An utterance runs in the shortest signature that holds it, zero-padded. A
-longer one is cut into overlapping windows of the largest length (overlap
-`size // 4`); each token takes its tags from the window in which it is farthest
-from an edge, and the intent is the token-weighted mean of the windows'
-intent probabilities. So every token gets a tag.
+An utterance runs in the shortest signature that holds it, zero-padded. The
+default export's longest signature holds 64 tokens or 1.25 times the longest
+utterance of the model's data, whichever is more, so real input rarely needs
+more. A longer one is cut into half-overlapping windows of the largest length
+(stride `size - size // 2`); each token takes its tags from the window in which
+it is farthest from an edge (where it has the most context on both sides), and
+the intent is the token-weighted mean of the windows' intent probabilities. So
+every token gets a tag.
 
 Accelerators: `"cpu"` runs `ai_edge_litert.interpreter.Interpreter`;
 `"gpu"` runs `ai_edge_litert.compiled_model.CompiledModel` with
@@ -42,11 +45,11 @@ def windows(n, size, overlap=None):
         >>> windows(5, 8)
         [(0, 5)]
         >>> windows(100, 48)
-        [(0, 48), (36, 84), (52, 100)]
+        [(0, 48), (24, 72), (48, 96), (52, 100)]
     """
     if n <= size:
         return [(0, n)]
-    overlap = size // 4 if overlap is None else overlap
+    overlap = size // 2 if overlap is None else overlap
     stride = max(1, size - overlap)
     starts = list(range(0, n - size, stride)) + [n - size]
     return [(s, s + size) for s in starts]
@@ -166,10 +169,17 @@ class LitePredictor:
         gpu_enforce_f32: on the GPU, compute in fp32 instead of the default fp16.
         model_content, metadata: the .tflite's bytes and the metadata dict,
             instead of files (used by the export to check a model before writing it).
+        fallback_threshold: overrides the fallback threshold stored in the metadata
+            (`rules.confidence`); None keeps it, 0 turns it off.
+        fallback_intent: overrides the stored fallback intent; None keeps it.
+
+    Confidences are calibrated with the temperatures in the metadata
+    (`rules.confidence`, see `slukit.calibration`).
     """
 
     def __init__(self, tflite_path=None, accelerator="cpu", num_threads=1,
-                 gpu_enforce_f32=False, model_content=None, metadata=None):
+                 gpu_enforce_f32=False, model_content=None, metadata=None,
+                 fallback_threshold=None, fallback_intent=None):
         if accelerator not in ACCELERATORS:
             raise LiteError(f"accelerator must be one of {ACCELERATORS}, got {accelerator!r}")
         if model_content is None:
@@ -189,6 +199,8 @@ class LitePredictor:
         self.metadata = metadata
         self.accelerator = accelerator
         self.preprocessor = preprocessor_from_metadata(metadata)
+        self.preprocessor.confidence = self.preprocessor.confidence.with_fallback(
+            fallback_threshold, fallback_intent)
         self.lengths = sorted(int(s["length"]) for s in metadata["signatures"])
         self.keys = {int(s["length"]): s["key"] for s in metadata["signatures"]}
         self.inputs = list(metadata["inputs"])
@@ -256,9 +268,10 @@ class LitePredictor:
         return self.preprocessor.prediction(text, intent_probs, tag_probs)
 
     def predict(self, texts):
-        """One prediction dict per text (see `SLUPreprocessor.prediction`)."""
+        """One prediction dict per text (see `SLUPreprocessor.prediction`); a bare string
+        is one text (a list of one prediction), as for `slukit.predict.Predictor`."""
         if isinstance(texts, str):
-            raise LiteError("predict takes a list of texts; use predict_one for one text")
+            texts = [texts]
         return [self.predict_one(t) for t in texts]
 
     def latency_ms(self, length=None, runs=50):

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from slukit.errors import ModelDirError
+from slukit.preprocess.confidence import Confidence
 from slukit.preprocess.vocab import PAD, UNK, Vocabulary
 
 RULES_FILE = "preprocessor.json"
@@ -123,10 +124,13 @@ class SLUPreprocessor:
             `{"start": [K], "step": [K][K], "end": [K]}` (`model.slot_decoder:
             crf`), or None. With them, tags are the best sequence by
             log-probability plus these scores (and the BIO rule, if set).
+        confidence: the calibration temperatures and fallback rule
+            (`slukit.preprocess.confidence.Confidence`; default: raw softmax, no fallback).
     """
 
     def __init__(self, words, chars, intents, tags, lowercase=True, max_word_chars=20,
-                 slot_decoding="argmax", slot_transitions=None):
+                 slot_decoding="argmax", confidence=None,
+                 slot_transitions=None):
         self.words = words
         self.chars = chars
         self.intents = intents
@@ -135,6 +139,7 @@ class SLUPreprocessor:
         self.max_word_chars = max_word_chars
         self.slot_decoding = slot_decoding
         self.slot_transitions = slot_transitions
+        self.confidence = confidence or Confidence()
 
     # --- building -----------------------------------------------------------------
     @classmethod
@@ -272,20 +277,41 @@ class SLUPreprocessor:
     def prediction(self, text, intent_probs, tag_probs):
         """The JSON-ready prediction for `text` (the shape `slukit predict` prints).
 
-        Slot `start`/`end` are character offsets into `text` (end exclusive), so
-        `text[start:end] == value`.
+        `intent_probs` and `tag_probs` are the model's raw outputs; the reported
+        confidences are calibrated with `self.confidence`. Keys: `text`, `tokens`,
+        `intent`, `intent_confidence` (calibrated probability of the best intent),
+        `intent_ranking` (the best `ranking_size` intents with calibrated
+        confidences), `fallback` (true when the confidence fell below the
+        fallback threshold and `intent` is the fallback intent), `tags` and
+        `slots`. Slot `start`/`end` are character offsets into `text` (end
+        exclusive), so `text[start:end] == value`; a slot's `confidence` is the
+        lowest calibrated probability of its tokens' tags.
         """
         spans = self.tokenize(text)
         tokens = [s[0] for s in spans]
-        intent, confidence = self.decode_intent(intent_probs)
-        tags = self.decode_tags(tag_probs)[: len(tokens)] if tokens else []
+        calibrated = self.confidence.intent_probs(intent_probs)
+        intent, confidence = self.decode_intent(calibrated)
+        order = np.argsort(-calibrated, kind="stable")[: max(1, self.confidence.ranking_size)]
+        ranking = [{"intent": self.intents.tokens[i], "confidence": round(float(calibrated[i]), 6)}
+                   for i in order]
+        fallback = self.confidence.falls_back(confidence)
+        if fallback:
+            intent = self.confidence.fallback_intent
+        tags, token_confidences = [], []
+        if tokens:
+            raw = np.asarray(tag_probs)[: len(tokens)]
+            tags = self.decode_tags(raw)
+            chosen = self.confidence.tag_probs(raw)
+            token_confidences = [float(chosen[i, self.tags.id(t)]) for i, t in enumerate(tags)]
         return {
             "text": text,
             "tokens": tokens,
             "intent": intent,
             "intent_confidence": round(confidence, 6),
+            "intent_ranking": ranking,
+            "fallback": fallback,
             "tags": tags,
-            "slots": slots_from_tags(text, spans, tags),
+            "slots": slots_from_tags(text, spans, tags, token_confidences),
         }
 
     # --- saving -------------------------------------------------------------------
@@ -298,6 +324,7 @@ class SLUPreprocessor:
             "max_word_chars": self.max_word_chars,
             "slot_decoding": self.slot_decoding,
             **({"slot_transitions": self.slot_transitions} if self.slot_transitions else {}),
+            "confidence": self.confidence.to_dict(),
             "pad_id": 0,
             "unk_id": 1,
             "tag_pad_id": 0,
@@ -325,7 +352,16 @@ class SLUPreprocessor:
         path = directory / RULES_FILE
         if not path.is_file():
             raise ModelDirError(f"{directory}: no {RULES_FILE}; not a slukit model directory")
-        rules = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            rules = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ModelDirError(f"{path}: not valid JSON ({err}); the model directory is "
+                                "damaged") from None
+        from slukit.preprocess.rules import rule_problems
+
+        problems = rule_problems(rules)
+        if problems:
+            raise ModelDirError(problems, header=f"{path}: settings this slukit cannot use:")
         files = rules["files"]
 
         def table(key, unk):
@@ -335,34 +371,49 @@ class SLUPreprocessor:
                    table("tags", None), lowercase=rules["lowercase"],
                    max_word_chars=rules["max_word_chars"],
                    slot_decoding=rules.get("slot_decoding", "argmax"),
-                   slot_transitions=rules.get("slot_transitions"))
+                   slot_transitions=rules.get("slot_transitions"),
+                   confidence=Confidence.from_dict(rules.get("confidence")))
 
 
-def slots_from_tags(text, spans, tags):
+def slots_from_tags(text, spans, tags, confidences=None):
     """Groups BIO tags into slots with their text and character offsets.
 
     An `I-x` that does not continue an `x` slot starts a new one (as seqeval does).
+    With `confidences` (one per token), each slot gets a `confidence`: the
+    lowest of its tokens'.
 
     Example:
         >>> t = "fly to new york"
         >>> slots_from_tags(t, whitespace_tokens(t), ["O", "O", "B-city", "I-city"])
         [{'slot': 'city', 'value': 'new york', 'start': 7, 'end': 15}]
+        >>> slots_from_tags(t, whitespace_tokens(t), ["O", "O", "B-city", "I-city"],
+        ...                 [0.9, 0.9, 0.8, 0.6])[0]["confidence"]
+        0.6
     """
     slots, current = [], None
-    for (token, start, end), tag in zip(spans, tags):
+    for i, ((token, start, end), tag) in enumerate(zip(spans, tags)):
+        conf = confidences[i] if confidences else None
         prefix, _, kind = tag.partition("-")
         if prefix == "I" and current is not None and current["slot"] == kind:
             current["end"] = end
+            if conf is not None:
+                current["confidence"] = min(current["confidence"], conf)
             continue
         if current is not None:
             slots.append(current)
             current = None
         if prefix in ("B", "I") and kind:
-            current = {"slot": kind, "start": start, "end": end}
+            current = {"slot": kind, "start": start, "end": end, "confidence": conf}
     if current is not None:
         slots.append(current)
-    return [{"slot": s["slot"], "value": text[s["start"]:s["end"]],
-             "start": s["start"], "end": s["end"]} for s in slots]
+    out = []
+    for s in slots:
+        slot = {"slot": s["slot"], "value": text[s["start"]:s["end"]],
+                "start": s["start"], "end": s["end"]}
+        if s["confidence"] is not None:
+            slot["confidence"] = round(float(s["confidence"]), 6)
+        out.append(slot)
+    return out
 
 
 def bio_transitions(tags):

@@ -151,15 +151,18 @@ def translation_accuracy(source, target, pairs, mapping=None):
     return hits / len(used), len(used)
 
 
-def align_files(source_path, target_path, dictionary_path, output_path, test_dictionary=None):
-    """Aligns source vectors to the target space and writes them; returns a report dict."""
+def align_files(source_path, target_path, dictionary_path, output_path, test_dictionary=None,
+                pairs=None):
+    """Aligns source vectors to the target space and writes them; returns a report dict.
+
+    `pairs` (word pairs) replaces the seed dictionary read from `dictionary_path`."""
     source, _ = read_vectors(source_path)
     target, _ = read_vectors(target_path)
     dim_s, dim_t = len(next(iter(source.values()))), len(next(iter(target.values())))
     if dim_s != dim_t:
         raise DataError(f"{source_path} has {dim_s} dimensions but {target_path} has {dim_t}; "
                         "both sides need the same size")
-    pairs = read_dictionary(dictionary_path)
+    pairs = pairs if pairs is not None else read_dictionary(dictionary_path)
     mapping, used = procrustes(source, target, pairs)
     report = {"pairs": len(pairs), "pairs_with_vectors": len(used)}
     report["accuracy_before"], _ = translation_accuracy(source, target, pairs)

@@ -85,7 +85,13 @@ class Vocabulary:
         path = Path(path)
         if not path.is_file():
             raise ModelDirError(f"{path}: vocabulary file is missing")
-        tokens = path.read_text(encoding="utf-8").split("\n")
+        try:
+            tokens = path.read_text(encoding="utf-8").split("\n")
+        except UnicodeDecodeError:
+            raise ModelDirError(f"{path}: not UTF-8 text; the vocabulary is damaged") from None
         if tokens and tokens[-1] == "":
             tokens.pop()
-        return cls(tokens, unk=unk if unk in tokens else None)
+        try:
+            return cls(tokens, unk=unk if unk in tokens else None)
+        except ValueError as err:
+            raise ModelDirError(f"{path}: {err}; the vocabulary is damaged") from None

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -519,6 +520,12 @@ def _check_section(fields: dict, raw: dict, prefix: str, report) -> dict:
 def _check_value(field: Field, value, key: str, report):
     """Check one value; on a problem, report it and return the value unchanged."""
     if field.type == "section":
+        if field.many and isinstance(value, list):
+            if not value:
+                report.add(key, "an empty list; give one data set, or a list of at least one")
+                return value
+            one = dataclasses.replace(field, many=False, nullable=False)
+            return [_check_value(one, item, f"{key}[{i}]", report) for i, item in enumerate(value)]
         if value is None:
             if field.nullable:
                 return None
@@ -548,10 +555,12 @@ def _check_relations(fields: dict, raw: dict, prefix: str, report) -> None:
                 if other in given:
                     report.add(prefix + other, f"cannot be used together with {prefix}{name} "
                                                f"({raw[name]}); remove one of the two")
-        other = field.required_unless
-        if other and name not in given and other not in given:
+        others = field.required_unless
+        others = (others,) if isinstance(others, str) else tuple(others or ())
+        if others and name not in given and not any(o in given for o in others):
             state = "is null" if name in raw else "missing"
-            report.add(prefix + name, f"{state} (it is required unless {prefix}{other} is set)")
+            unless = " or ".join(prefix + o for o in others)
+            report.add(prefix + name, f"{state} (it is required unless {unless} is set)")
 
 
 def _unknown_hint(parent: str, name: str) -> str:

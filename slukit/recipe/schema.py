@@ -64,10 +64,12 @@ class Field:
         exclusive_min, exclusive_max: whether the bound itself is excluded.
         nullable: whether `null` is a valid value.
         fields: the keys of a `section`.
-        required_unless: the name of a sibling key; this field must have a
-            value unless that sibling has one.
+        required_unless: the name of a sibling key (or a tuple of names); this
+            field must have a value unless that sibling (one of them) has one.
         excludes: names of sibling keys that must be left out (or null)
             when this field has a value.
+        many: a `section` that may also be given as a list of such sections
+            (`source.data`: several data sets).
 
     Example:
         >>> Field("int", default=2, min=1, doc="Number of layers.").required
@@ -84,8 +86,9 @@ class Field:
     exclusive_max: bool = False
     nullable: bool = False
     fields: dict[str, "Field"] | None = None
-    required_unless: str | None = None
+    required_unless: str | tuple | None = None
     excludes: tuple = ()
+    many: bool = False
 
     def __post_init__(self):
         if self.type not in TYPES:
@@ -196,11 +199,26 @@ _DATA = _section(
         "In a transfer recipe, set it on the source data (source.data.code_switch). null: off.",
         nullable=True,
         dictionary=Field(
-            "path", default=REQUIRED,
+            "path", default=None, nullable=True, required_unless=("lexicon", "reverse_lexicon"),
             doc="A file of `source target` word pairs (`slukit embeddings dictionary` writes "
                 "one), or from_target in source.data of a transfer recipe: built from the "
                 "source training data paired by utterance id with the target training data "
-                "(after data.train_fraction)."),
+                "(after data.train_fraction). null: only the lexicons (give lexicon or "
+                "reverse_lexicon then)."),
+        lexicon=Field(
+            "path", default=None, nullable=True,
+            doc="An installed bilingual dictionary whose headwords are source words: a FreeDict "
+                "dictd file (e.g. /usr/share/dictd/freedict-eng-deu.index), a Ding file or a word-"
+                "pair file. Its translations are merged with the dictionary's (docs/transfer.md)."),
+        reverse_lexicon=Field(
+            "path", default=None, nullable=True,
+            doc="Like lexicon, for a dictionary written from the target language to the source "
+                "(e.g. /usr/share/dictd/freedict-deu-eng.index or /usr/share/trans/de-en for "
+                "English to German); read the other way round."),
+        max_translations=Field(
+            "int", default=3, min=1,
+            doc="Keep at most this many translations of a word (those of the dictionary first, "
+                "then those most lexicons and senses give)."),
         utterance_rate=Field("float", default=0.5, min=0, max=1,
                              doc="Share of the training utterances that are code-switched."),
         word_rate=Field("float", default=0.5, min=0, max=1,
@@ -295,6 +313,11 @@ _TRAIN = _section(
         doc="Repeat the training data within an epoch until it has at least this many batches "
             "(0: one pass). Keeps small training sets (a 1% fraction on a learning curve) training "
             "for a sensible number of steps between validations and early-stopping checks."),
+    max_steps_per_epoch=Field(
+        "int", default=0, min=0,
+        doc="Cut each epoch to at most this many batches (0: no cap); the next epoch goes on "
+            "where this one stopped, so the data is still seen in full over several epochs. "
+            "Validation and checkpoints come more often on large training sets."),
     word_dropout=Field("float", default=0.0, min=0, max=1, exclusive_max=True,
                        doc="Probability of replacing a word by UNK during training."),
     label_smoothing=Field(
@@ -319,19 +342,29 @@ _TRAIN = _section(
 )
 
 TRANSFER_PARTS = ("embeddings", "char_embeddings", "encoder", "intent_head", "slot_head")
+TRANSFER_MODES = ("sequential", "joint", "joint_then_finetune")
 
 _SOURCE = _section(
     "Cross-lingual transfer: the source-language model that the target model starts from. "
     "Give either model_dir (an already trained model directory) or data (the source data: "
     "the source model is trained first, with this recipe's model and train settings).",
     nullable=True,
-    model_dir=Field("path", nullable=True, default=None, excludes=("data", "epochs", "word_vectors"),
+    model_dir=Field("path", nullable=True, default=None,
+                    excludes=("data", "epochs", "word_vectors", "max_steps_per_epoch"),
                     doc="A finished model directory to transfer from."),
     data=Field("section", nullable=True, default=None, fields=dict(_DATA.fields),
-               required_unless="model_dir",
-               doc="The source-language data (same keys as `data`)."),
+               required_unless="model_dir", many=True,
+               doc="The source-language data (same keys as `data`), or a list of such data sets "
+                   "(several source languages), trained as one source: their labels merged by "
+                   "name, each read with its own format, root, fraction and code_switch. In the "
+                   "joint modes each data set is a part of its own (language-balanced batches)."),
     epochs=Field("int", nullable=True, default=None, min=1,
                  doc="Training epochs of the source model. null: train.epochs."),
+    max_steps_per_epoch=Field(
+        "int", nullable=True, default=None, min=0,
+        doc="train.max_steps_per_epoch of the source model (sequential mode): a large source "
+            "(several languages) then validates and checkpoints every so many batches. "
+            "null: train.max_steps_per_epoch."),
     word_vectors=Field("path", nullable=True, default=None,
                        doc="Source-language word vectors (for aligned bilingual vectors, the "
                            "source side; model.word_vectors is the target side)."),
@@ -359,6 +392,30 @@ _TRANSFER = _section(
     ),
     learning_rate=Field("float", nullable=True, default=None, min=0, exclusive_min=True,
                         doc="Fine-tuning learning rate. null: train.learning_rate."),
+    mode=Field(
+        "choice", choices=TRANSFER_MODES, default="sequential",
+        doc="How source and target data are used. sequential: train the source model, copy its "
+            "parts (the keys above) into the target model and fine-tune on the target data. "
+            "joint: one model trained on source and target data together from the start "
+            "(vocabularies and labels merged by name; transfer.target_share sets the mix). "
+            "joint_then_finetune: joint, then a fine-tuning stage on the target data only "
+            "(transfer.learning_rate, transfer.finetune_epochs). The per-part keys and "
+            "freeze_epochs apply to sequential only."),
+    target_share=Field(
+        "float", nullable=True, default=None, min=0, max=1, exclusive_min=True,
+        doc="joint modes: the share of training batches drawn from the target data (0.5: as "
+            "many target as source batches, however small the target data). An epoch then has "
+            "as many batches as it takes to see the target data once. null: batches in "
+            "proportion to the data sizes (one pass over both)."),
+    code_switch_words=Field(
+        "float", default=0.0, min=0, max=1,
+        doc="joint modes: code-switch every source batch afresh, replacing this share of its "
+            "words that have a translation, with the dictionary and lexicons of "
+            "source.data.code_switch (which must be set; its one-off draw is then not made). "
+            "0: off."),
+    finetune_epochs=Field("int", nullable=True, default=None, min=1,
+                          doc="joint_then_finetune: epochs of the target-only stage. "
+                              "null: train.epochs."),
 )
 
 _TUNE = _section(
@@ -404,6 +461,21 @@ _TUNE = _section(
     ),
 )
 
+_PREDICT = _section(
+    "What the trained model reports (`slukit predict`, `slukit serve`, the exports): stored with "
+    "the model in preprocessor.json. Confidences are calibrated by temperature scaling on the "
+    "validation set at the end of training.",
+    fallback_threshold=Field(
+        "float", nullable=True, default=None, min=0, max=1,
+        doc="An intent whose calibrated confidence is below this becomes fallback_intent (the "
+            "intent ranking is kept, and the prediction says fallback: true), so an application "
+            "can ask again or hand over. null: no fallback. --fallback-threshold overrides it."),
+    fallback_intent=Field("str", default="nlu_fallback",
+                          doc="The intent reported below fallback_threshold."),
+    ranking_size=Field("int", default=5, min=1,
+                       doc="How many intents intent_ranking lists, best first."),
+)
+
 SCHEMA: dict[str, Field] = {
     "name": Field("str", default=REQUIRED, doc="The run's name; outputs go to runs/<name> by default."),
     "data": _DATA,
@@ -412,6 +484,7 @@ SCHEMA: dict[str, Field] = {
     "source": _SOURCE,
     "transfer": _TRANSFER,
     "tune": _TUNE,
+    "predict": _PREDICT,
     "output": Field("path", nullable=True, default=None,
                     doc="Where the trained model and reports are written. null: runs/<name>."),
 }

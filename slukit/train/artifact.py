@@ -9,11 +9,14 @@ Layout:
     vocab/intents.txt    intent labels
     vocab/tags.txt       slot tags (`<pad>` first)
     metrics.json         {"valid": {...}, "test": {...}}
-    metadata.json        versions, seed, date, parameters, timings (written last)
+    metadata.json        versions, seed, date, parameters, timings, and the SHA-256 of
+                         every other file with the vocabulary sizes (`slukit.integrity`)
 
 The directory is built under a temporary name beside the target and renamed
 into place only when complete, so an interrupted or failed run never leaves a
-directory that looks like a finished model.
+directory that looks like a finished model. Every loader checks it first
+(`slukit.integrity.verify_model_dir`): a damaged directory is refused with one
+error naming the file.
 
 Example:
     >>> # write_model_dir("runs/demo", lambda tmp: ...); bundle = load_model_dir("runs/demo")
@@ -39,13 +42,18 @@ def is_model_dir(path):
     return path.is_dir() and all((path / f).is_file() for f in REQUIRED)
 
 
-def check_output(output):
+def check_output(output, force=True):
     """Fails early if `output` cannot receive a model directory.
 
-    An existing finished model directory may be replaced (at the very end of a
-    successful run); any other existing, non-empty path is never touched.
+    An existing finished model directory is replaced (at the very end of a
+    successful run) only with `force`; any other existing, non-empty path is
+    never touched.
     """
     output = Path(output)
+    if is_model_dir(output) and not force:
+        raise ModelDirError(
+            f"{output}: holds a finished model already; pass --force to replace it (it is "
+            "replaced only when the new run succeeds), or choose another --output")
     if output.exists() and not is_model_dir(output):
         if output.is_file() or any(output.iterdir()):
             raise ModelDirError(
@@ -71,6 +79,12 @@ def write_model_dir(output, fill):
         if not is_model_dir(tmp):
             missing = [f for f in REQUIRED if not (tmp / f).is_file()]
             raise RuntimeError(f"model directory is incomplete, missing {missing}")
+        from slukit.integrity import seal
+
+        seal(tmp)  # digests and vocabulary sizes, checked by every loader
+        from slukit import interrupt
+
+        interrupt.check()  # a swallowed Ctrl-C: nothing is put in place
         if output.exists():
             output.rename(old)
         tmp.rename(output)
@@ -81,6 +95,14 @@ def write_model_dir(output, fill):
         raise
     shutil.rmtree(old, ignore_errors=True)
     return output
+
+
+def seal(path):
+    """Re-records the digests of a model directory after a file of it changed
+    (`slukit.integrity.seal`)."""
+    from slukit.integrity import seal as seal_dir
+
+    return seal_dir(path)
 
 
 def write_json(path, obj):
@@ -113,20 +135,32 @@ def require_model_dir(path):
 
 
 def load_model_dir(path):
-    """Loads a finished model directory; a clear `ModelDirError` otherwise."""
+    """Loads a finished model directory; a clear `ModelDirError` if it is not one or is
+    damaged (`slukit.integrity.verify_model_dir` runs first)."""
     import yaml
 
+    from slukit.integrity import model_fits_vocab, verify_model_dir
+
     path = require_model_dir(path)
+    metadata = verify_model_dir(path)
+    from slukit.preprocess import SLUPreprocessor
+
+    preprocessor = SLUPreprocessor.load(path)
     import keras
 
     import slukit.models.joint_slu  # noqa: F401  (registers slukit's Keras classes for loading)
-    from slukit.preprocess import SLUPreprocessor
 
-    model = keras.saving.load_model(path / MODEL_FILE, compile=False)
+    try:
+        model = keras.saving.load_model(path / MODEL_FILE, compile=False)
+    except Exception as err:  # Keras reports a damaged archive as "File not found" and worse
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise ModelDirError(f"{path / MODEL_FILE}: {MODEL_FILE} is damaged (Keras cannot load "
+                            f"it: {first}); retrain the model or restore it") from None
+    model_fits_vocab(model, preprocessor, path)
     return ModelBundle(
         path=path,
         model=model,
-        preprocessor=SLUPreprocessor.load(path),
+        preprocessor=preprocessor,
         recipe=yaml.safe_load((path / RECIPE_FILE).read_text(encoding="utf-8")),
-        metadata=json.loads((path / METADATA_FILE).read_text(encoding="utf-8")),
+        metadata=metadata,
     )

@@ -13,7 +13,14 @@ Layout:
         best.npz         the best epoch's weights so far (with validation data)
         state.json       next epoch, epochs run, training seconds, the
                          validation monitor (best score, best epoch, its
-                         metrics) and the resolved recipe; written last
+                         metrics), the resolved recipe and the SHA-256 of the
+                         other files; written last
+
+A damaged checkpoint (a digest that differs, a file that does not parse) is
+refused on `--resume` with an error that names the file and says how to start
+afresh. A checkpoint is never deleted silently: a run without `--resume` to an
+output that has one is refused unless `force` (`--force`), and Ctrl-C keeps the
+last complete epoch's checkpoint for `--resume`.
 
 Each epoch's checkpoint is written under a temporary name and renamed into
 place; older ones are removed after that, so a run killed at any moment leaves
@@ -31,9 +38,11 @@ Example:
     'runs/atis.checkpoint'
 """
 
+import hashlib
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
@@ -45,6 +54,14 @@ SUFFIX = ".checkpoint"
 STATE_FILE = "state.json"
 #: Recipe keys that may differ between a checkpoint and the run that resumes it.
 MAY_DIFFER = ("output", "train.distribute")
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def checkpoint_path(output):
@@ -107,12 +124,14 @@ class Checkpoint:
         done = [p for p in self.path.glob("epoch-*") if (p / STATE_FILE).is_file()]
         return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
 
-    def prepare(self, resume, reporter):
+    def prepare(self, resume, reporter, force=False):
         """Before training: loads the checkpoint to resume from (`resume`), or
-        removes one left by an interrupted run (a fresh start replaces it).
+        removes one left by an interrupted run when `force` (a fresh start).
 
         Raises:
             RecipeError: `resume` and the checkpoint was made from another recipe.
+            SlukitError: a checkpoint exists and neither `resume` nor `force`; or it is
+                damaged.
         """
         if not self.enabled:
             return
@@ -122,33 +141,87 @@ class Checkpoint:
         latest = self.latest()
         if not resume:
             if latest is not None:
-                done = json.loads((latest / STATE_FILE).read_text(encoding="utf-8"))["next_epoch"]
-                reporter.warn(f"{self.path} holds the checkpoint of an interrupted run ({done} "
-                              f"epochs done); starting afresh and removing it (`slukit train "
-                              f"RECIPE --resume` would have continued it)")
+                try:
+                    done = f"{int(self._read_state(latest)['next_epoch'])} epochs done"
+                except (SlukitError, KeyError, TypeError, ValueError):
+                    done = "damaged"
+                if not force:
+                    raise SlukitError(
+                        f"{self.path} holds the checkpoint of an interrupted run ({done}): "
+                        "continue it with `slukit train RECIPE --resume`, or pass --force to "
+                        "start afresh (which deletes it)")
+                reporter.warn(f"{self.path} holds the checkpoint of an interrupted run ({done}); "
+                              "--force: starting afresh and removing it")
             shutil.rmtree(self.path, ignore_errors=True)
             return
         if latest is None:
             reporter.warn(f"--resume: no checkpoint in {self.path}, so training starts at epoch 1")
             shutil.rmtree(self.path, ignore_errors=True)
             return
-        state = json.loads((latest / STATE_FILE).read_text(encoding="utf-8"))
+        state = self._read_state(latest)
         differences = recipe_differences(state["recipe"], self.recipe)
         if differences:
             raise RecipeError(differences, header=(
                 f"--resume: {self.path} was made from a different recipe; resume with the "
                 f"recipe (and --set overrides) it was made from, or train without --resume to "
                 f"start afresh:"))
+        self._check_files(latest, state)
         self.state = state
         self.folder = latest
         reporter.info(f"resuming from {latest}: {state['next_epoch']} of "
                       f"{self.recipe['train']['epochs']} epochs done")
+
+    def _damaged(self, path, what):
+        return SlukitError(f"{path}: {what}; the checkpoint is damaged. Start afresh with "
+                           f"`slukit train RECIPE --force` (without --resume), which deletes "
+                           f"{self.path}")
+
+    def _read_state(self, folder):
+        path = folder / STATE_FILE
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise self._damaged(path, f"not valid JSON ({err})") from None
+        if not isinstance(state, dict) or not isinstance(state.get("next_epoch"), int) \
+                or not isinstance(state.get("recipe"), dict):
+            raise self._damaged(path, "not a checkpoint state (next_epoch, recipe)")
+        return state
+
+    def _check_files(self, folder, state):
+        """The files' digests against `state.json` (checkpoints that record them), and
+        the `.npz` archives' own checksums."""
+        for name, digest in (state.get("file_sha256") or {}).items():
+            path = folder / name
+            if not path.is_file():
+                raise self._damaged(path, "missing")
+            if _sha256(path) != digest:
+                raise self._damaged(path, "its content changed since it was written "
+                                          "(SHA-256 differs)")
+        for path in (folder / "variables.npz", folder / "best.npz"):
+            if not path.exists():
+                if path.name == "best.npz":
+                    continue
+                raise self._damaged(path, "missing")
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    bad = archive.testzip()
+            except (zipfile.BadZipFile, OSError, EOFError) as err:
+                raise self._damaged(path, f"not a readable archive ({err})") from None
+            if bad is not None:
+                raise self._damaged(path, f"{bad} fails its checksum")
 
     def restore(self, model, monitor=None, optimizer=True):
         """Loads the resumed state into `model` and `monitor`; with `optimizer`,
         the optimizer's too (it must be built)."""
         if not self.state:
             return
+        try:
+            self._restore(model, monitor, optimizer)
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+            raise self._damaged(self.folder, f"unreadable ({type(err).__name__}: "
+                                f"{str(err)[:120]})") from None
+
+    def _restore(self, model, monitor, optimizer):
         with np.load(self.folder / "variables.npz") as arrays:
             parts = [("m", list(model.variables))]
             if optimizer:
@@ -159,8 +232,8 @@ class Checkpoint:
                 if len(saved) != len(targets) or any(
                         arrays[f].shape != tuple(v.shape) for f, v in zip(saved, targets)):
                     raise SlukitError(f"{self.folder}: the checkpoint does not fit this model "
-                                      f"(its variables differ); train without --resume to start "
-                                      f"afresh")
+                                      f"(its variables differ); start afresh with `slukit train "
+                                      f"RECIPE --force` (without --resume)")
                 for f, v in zip(saved, targets):
                     v.assign(arrays[f])
         if monitor is not None and self.state.get("monitor"):
@@ -181,6 +254,19 @@ class Checkpoint:
         tmp = self.path / f".{name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+        try:
+            self._write(tmp, model, monitor, next_epoch, epochs_run, train_seconds)
+        except BaseException:  # disk full, Ctrl-C: no partial checkpoint is left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        target = self.path / name
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        for old in self.path.iterdir():
+            if old != target:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+    def _write(self, tmp, model, monitor, next_epoch, epochs_run, train_seconds):
         optimizer = model.optimizer.variables if model.optimizer is not None else []
         np.savez(tmp / "variables.npz",
                  **{f"m{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)},
@@ -193,30 +279,30 @@ class Checkpoint:
                 np.savez(tmp / "best.npz", **{f"w{i}": w for i, w in enumerate(monitor.best_weights)})
         state = {"next_epoch": next_epoch, "epochs_run": epochs_run,
                  "train_seconds": round(train_seconds, 2), "monitor": monitor_state,
-                 "recipe": self.recipe}
+                 "recipe": self.recipe,
+                 "file_sha256": {p.name: _sha256(p) for p in sorted(tmp.iterdir())}}
         (tmp / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-        target = self.path / name
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-        for old in self.path.iterdir():
-            if old != target:
-                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
 
     def remove(self):
         """Deletes the checkpoint (the model directory has been written)."""
         if self.enabled:
             shutil.rmtree(self.path, ignore_errors=True)
 
-    def interrupted(self, reporter):
-        """After Ctrl-C: a checkpoint this run started is removed (a stopped run
-        leaves nothing behind); one it resumed from is kept, updated."""
+    def interrupted(self):
+        """After Ctrl-C: the last complete epoch's checkpoint is kept for `--resume`
+        (a fresh run's too, as a killed run's would be); without one, the empty
+        folder is removed. Returns the line to tell the user."""
         if not self.enabled:
-            return
-        if self.state is None:
+            return "stopped"
+        latest = self.latest()
+        if latest is None:
             shutil.rmtree(self.path, ignore_errors=True)
-        elif self.latest() is not None:
-            reporter.warn(f"the checkpoint in {self.path} is kept; `slukit train RECIPE --resume` "
-                          f"continues from it")
+            return "stopped before the first epoch ended; nothing was written"
+        for tmp in self.path.glob(".epoch-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        done = int(latest.name.split("-")[1])
+        return (f"progress kept: {done} epoch(s) done, in {self.path}; "
+                "`slukit train RECIPE --resume` continues from there")
 
     def _looks_like_checkpoint(self):
         return self.path.is_dir() and all(p.name.startswith(("epoch-", ".epoch-"))

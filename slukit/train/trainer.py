@@ -167,17 +167,21 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
 
     distribution = distribution or Distribution()
     distribution.check_batch_size(train_cfg["batch_size"])
-    if isinstance(train_examples, TrainStream):  # read from its file at every epoch
+    if hasattr(train_examples, "training_batches"):  # several data sets mixed (slukit.joint)
+        batches, lengths = train_examples.training_batches(preprocessor, train_cfg)
+    elif isinstance(train_examples, TrainStream):  # read from its file at every epoch
         batches = make_stream_pydataset(train_examples, preprocessor, train_cfg["batch_size"],
                                         seed=train_cfg["seed"],
                                         word_dropout=train_cfg["word_dropout"],
-                                        min_steps=train_cfg.get("min_steps_per_epoch", 0))
+                                        min_steps=train_cfg.get("min_steps_per_epoch", 0),
+                                        max_steps=train_cfg.get("max_steps_per_epoch", 0))
         lengths = train_examples.counts.lengths  # {tokens: utterances}
     else:
         data = EncodedData(preprocessor, train_examples)
         batches = make_pydataset(data, train_cfg["batch_size"], seed=train_cfg["seed"],
                                  word_dropout=train_cfg["word_dropout"],
-                                 min_steps=train_cfg.get("min_steps_per_epoch", 0))
+                                 min_steps=train_cfg.get("min_steps_per_epoch", 0),
+                                 max_steps=train_cfg.get("max_steps_per_epoch", 0))
         lengths = data.lengths
     steps = len(batches)
     epochs = train_cfg["epochs"]
@@ -241,6 +245,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         "best_epoch": (monitor.best_epoch + 1) if monitor and monitor.best_epoch is not None else epochs_run,
         "train_seconds": round(seconds, 2),
         "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
+        "steps_per_epoch": steps,
     }
     if first:
         info["resumed_from_epoch"] = first
@@ -276,7 +281,22 @@ def fit_preprocessor(train_examples, model_cfg):
                                slot_decoding=model_cfg["slot_decoding"])
 
 
-def metadata(recipe, model, fit_info):
+def longest_utterances(splits):
+    """`{split: most tokens of one utterance}` for the splits at hand (the export sizes
+    its longest signature from them)."""
+    out = {}
+    for split in ("train", "valid", "test"):
+        data = splits.get(split)
+        if not data:
+            continue
+        if isinstance(data, TrainStream):
+            out[split] = data.counts.max_tokens
+        else:
+            out[split] = max((len(ex.tokens) for ex in data), default=0)
+    return out
+
+
+def metadata(recipe, model, fit_info, splits=None):
     import slukit
 
     meta = {
@@ -289,6 +309,8 @@ def metadata(recipe, model, fit_info):
         "parameters": int(model.count_params()),
         **fit_info,
     }
+    if splits:
+        meta["max_tokens"] = longest_utterances(splits)
     if meta["backend"] == "tensorflow":
         import tensorflow as tf
 
@@ -328,6 +350,15 @@ def score_splits(model, preprocessor, splits):
             for split in ("valid", "test") if splits[split]}
 
 
+def calibrate(model, preprocessor, splits, metrics, recipe, reporter):
+    """Fits the confidence temperatures on valid and adds ECE to `metrics`
+    (`slukit.calibration.calibrate_run`), before the model directory is written."""
+    from slukit.calibration import calibrate_run
+
+    interrupt.check()
+    calibrate_run(model, preprocessor, splits, metrics, recipe, reporter)
+
+
 class InterruptCheck(keras.callbacks.Callback):
     """Raises a Ctrl-C that a guarded callback swallowed (see `slukit.interrupt`)."""
 
@@ -353,28 +384,30 @@ def save_run(output, recipe, model, preprocessor, metrics, meta, reporter):
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "metadata.json", meta)
 
+    replaced = Path(output).exists()
     path = write_model_dir(output, fill)
-    reporter.info(f"model written to [bold]{path}[/bold]")
+    reporter.info(f"model written to [bold]{path}[/bold]"
+                  + (" (it replaced the model that was there)" if replaced else ""))
     return path
 
 
 @contextlib.contextmanager
-def checkpointing(output, recipe, reporter, resume, distribution):
+def checkpointing(output, recipe, reporter, resume, distribution, force=False):
     """The run's `Checkpoint` (see `slukit.train.checkpoint`), around training and saving.
 
-    Before: resumed from (`resume`) or cleared. After the block has written the
-    model directory: deleted. After Ctrl-C: deleted if this run started it,
-    kept if it resumed from it. After an error: kept, for `--resume`.
+    Before: resumed from (`resume`), or cleared with `force`, or refused. After the
+    block has written the model directory: deleted. After Ctrl-C: the last complete
+    epoch is kept for `--resume`, and `interrupt.Interrupted` says so. After an
+    error: kept, for `--resume`.
     """
     from slukit.train.checkpoint import Checkpoint
 
     checkpoint = Checkpoint(output, recipe, enabled=distribution.is_chief)
-    checkpoint.prepare(resume, reporter)
+    checkpoint.prepare(resume, reporter, force=force)
     try:
         yield checkpoint
     except KeyboardInterrupt:
-        checkpoint.interrupted(reporter)
-        raise
+        raise interrupt.Interrupted(checkpoint.interrupted()) from None
     except BaseException:
         if checkpoint.enabled and checkpoint.latest() is not None:
             reporter.warn(f"the checkpoint in {checkpoint.path} is kept; `slukit train RECIPE "
@@ -389,7 +422,22 @@ def not_the_chief(distribution, reporter, model, preprocessor):
     return TrainResult(path=None, metrics={}, model=model, preprocessor=preprocessor)
 
 
-def train_recipe(recipe, output=None, reporter=None, resume=False):
+def output_guard(output, distribution, what="training"):
+    """`OUTPUT.lock` for the chief of a run (`slukit.train.lock`); nothing elsewhere."""
+    from slukit.train.lock import output_lock
+
+    return output_lock(output, what) if distribution.is_chief else contextlib.nullcontext()
+
+
+def may_replace(output, resume, force):
+    """Whether a finished model directory at `output` may be replaced: with `force`, or
+    when resuming an interrupted run to it (its checkpoint is there)."""
+    from slukit.train.checkpoint import checkpoint_path
+
+    return force or (resume and checkpoint_path(output).is_dir())
+
+
+def train_recipe(recipe, output=None, reporter=None, resume=False, force=False):
     """Trains the recipe's model and writes its model directory.
 
     A recipe with a `source` section is a transfer recipe and goes to
@@ -401,6 +449,11 @@ def train_recipe(recipe, output=None, reporter=None, resume=False):
         reporter: a `Reporter` for progress and messages.
         resume: continue from the checkpoint of an interrupted run (`<output>.checkpoint`),
             if there is one.
+        force: replace a finished model directory at `output`, and delete the
+            checkpoint of an interrupted run there instead of refusing to start.
+
+    The run holds `<output>.lock` (`slukit.train.lock`): a second run to the same
+    output fails at once.
 
     With `train.distribute`, every worker of a multi-worker run calls this with
     the same recipe; only the chief writes (the others return a result whose
@@ -415,10 +468,16 @@ def train_recipe(recipe, output=None, reporter=None, resume=False):
     if recipe.get("source"):
         from slukit.transfer import train_transfer
 
-        return train_transfer(recipe, output=output, reporter=reporter, resume=resume)
+        return train_transfer(recipe, output=output, reporter=reporter, resume=resume,
+                              force=force)
     output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
-    if distribution.is_chief:
-        check_output(output)
+    with output_guard(output, distribution):
+        if distribution.is_chief:
+            check_output(output, force=may_replace(output, resume, force))
+        return _train(recipe, output, reporter, resume, force, distribution)
+
+
+def _train(recipe, output, reporter, resume, force, distribution):
     train_cfg, model_cfg = recipe["train"], recipe["model"]
     check_word_vectors(model_cfg)
     set_seed(train_cfg["seed"], train_cfg["jit_compile"])
@@ -434,7 +493,7 @@ def train_recipe(recipe, output=None, reporter=None, resume=False):
     reporter.info(describe_model(model, model_cfg))
     if distribution.strategy is not None:
         reporter.info(distribution.describe())
-    with checkpointing(output, recipe, reporter, resume, distribution) as checkpoint:
+    with checkpointing(output, recipe, reporter, resume, distribution, force) as checkpoint:
         fit_info = fit(model, preprocessor, splits["train"], splits["valid"], train_cfg, reporter,
                        distribution=distribution, checkpoint=checkpoint)
         if not distribution.is_chief:
@@ -443,6 +502,7 @@ def train_recipe(recipe, output=None, reporter=None, resume=False):
         metrics = score_splits(distribution.predictor(model), preprocessor, splits)
         if metrics:
             reporter.metrics_table(metrics, title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
+        calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         path = save_run(output, recipe, model, preprocessor, metrics,
-                        metadata(recipe, model, fit_info), reporter)
+                        metadata(recipe, model, fit_info, splits), reporter)
     return TrainResult(path=path, metrics=metrics, model=model, preprocessor=preprocessor)

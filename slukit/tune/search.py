@@ -128,8 +128,8 @@ def check_resume(output: Path, recipe: dict, write: bool = True) -> bool:
         changed = [key for key in _differences(before, recipe) if key not in RESUMABLE_CHANGES]
         if changed:
             raise SlukitError(f"{output} holds a search of another recipe (changed: {', '.join(changed)}); "
-                              "to continue it, rerun with the same recipe (only tune.max_trials may "
-                              "change); to start a new search, choose another --output or remove the folder")
+                              "to continue it, rerun with the same recipe (only --max-trials, i.e. "
+                              "tune.max_trials, may change); to start a new search, choose another --output or remove the folder")
     elif write and output.exists() and any(p.name != PROJECT for p in output.iterdir()):
         raise SlukitError(f"{output}: exists and holds no search (no recipe.yaml); choose another "
                           "--output or remove it")
@@ -353,6 +353,16 @@ def tune_recipe(recipe, output=None, reporter=None, quiet=False, best=5, source=
     check_tunable(recipe)
     role = distributed_role()
     output = Path(output or default_output(recipe))
+    from slukit.train.lock import output_lock
+
+    # One search process per folder; the workers of a distributed search share the chief's.
+    with (output_lock(output, "search") if role != "worker" else contextlib.nullcontext()):
+        return _search(recipe, output, reporter, quiet, best, source, role)
+
+
+def _search(recipe, output, reporter, quiet, best, source, role):
+    from slukit.train.progress import Reporter
+
     resumed = check_resume(output, recipe, write=role != "worker")
     output.mkdir(parents=True, exist_ok=True)
     try:
