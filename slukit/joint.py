@@ -205,7 +205,7 @@ def _train_joint(recipe, output, reporter, resume, force, distribution):
                        distribution=distribution, checkpoint=checkpoint)
         if not distribution.is_chief:
             return not_the_chief(distribution, reporter, model, preprocessor)
-        metrics = score_splits(distribution.predictor(model), preprocessor, splits)
+        metrics = score_splits(model, preprocessor, splits, distribution)
         if metrics:
             reporter.metrics_table({f"target {k}": v for k, v in metrics.items()},
                                    title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")

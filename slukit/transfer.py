@@ -319,7 +319,7 @@ def _train_transfer(recipe, output, reporter, resume, force, distribution):
         if not distribution.is_chief:
             return not_the_chief(distribution, reporter, model, preprocessor)
 
-        metrics = score_splits(distribution.predictor(model), preprocessor, splits)
+        metrics = score_splits(model, preprocessor, splits, distribution)
         calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
         if source_metrics:
             metrics = {first_stage: {k: source_metrics[k] for k in ("valid", "test")

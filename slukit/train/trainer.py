@@ -344,9 +344,12 @@ def describe_model(model, model_cfg):
             f"embeddings, {model.count_params():,} parameters ({keras.backend.backend()} backend)")
 
 
-def score_splits(model, preprocessor, splits):
+def score_splits(model, preprocessor, splits, distribution=None):
+    """Valid and test metrics of `model`; under a strategy `distribution`
+    predicts on this worker only (`Distribution.predictor`)."""
     copy_transitions(model, preprocessor)
-    return {split: evaluate_examples(model, preprocessor, splits[split])
+    predictor = model if distribution is None else distribution.predictor(model)
+    return {split: evaluate_examples(predictor, preprocessor, splits[split])
             for split in ("valid", "test") if splits[split]}
 
 
@@ -499,7 +502,7 @@ def _train(recipe, output, reporter, resume, force, distribution):
         if not distribution.is_chief:
             return not_the_chief(distribution, reporter, model, preprocessor)
 
-        metrics = score_splits(distribution.predictor(model), preprocessor, splits)
+        metrics = score_splits(model, preprocessor, splits, distribution)
         if metrics:
             reporter.metrics_table(metrics, title=f"{recipe['name']}: best epoch {fit_info['best_epoch']}")
         calibrate(distribution.predictor(model), preprocessor, splits, metrics, recipe, reporter)
