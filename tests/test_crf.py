@@ -68,8 +68,8 @@ def test_learned_transitions_change_the_decoded_tags():
     assert reloaded["slot_transitions"]["step"] == step.tolist()
 
 
-@pytest.fixture(scope="module")
-def crf_model_dir(tmp_path_factory):
+@pytest.fixture(scope="module", params=[False, True], ids=["crf", "crf+intent_distribution"])
+def crf_model_dir(tmp_path_factory, request):
     from slukit.recipe import load_recipe
     from slukit.train.progress import Reporter
     from slukit.train.trainer import train_recipe
@@ -78,9 +78,11 @@ def crf_model_dir(tmp_path_factory):
     recipe = base / "crf.yaml"
     recipe.write_text(
         "name: tiny-crf\ndata: {builtin: demo-en, train_fraction: 0.3}\n"
-        "model: {word_dim: 8, char_dim: 4, char_filters: 8, units: 8, layers: 1,\n"
-        "        max_word_chars: 8, slot_decoder: crf, intent_distribution_to_slot: true}\n"
-        "train: {epochs: 2, batch_size: 16, learning_rate: 0.02, seed: 0}\n", encoding="utf-8")
+        "model: {encoder: highway_lstm, word_dim: 8, char_dim: 4, char_filters: 8, units: 8,\n"
+        f"        layers: 1, max_word_chars: 8, slot_decoder: crf,\n"
+        f"        intent_distribution_to_slot: {str(request.param).lower()}}}\n"
+        "train: {epochs: 2, batch_size: 16, learning_rate: 0.02, label_smoothing: 0.1, seed: 0}\n",
+        encoding="utf-8")
     return train_recipe(load_recipe(recipe), output=base / "model",
                         reporter=Reporter(quiet=True)).path
 

@@ -51,10 +51,13 @@ class SlotCRF(keras.layers.Layer):
         self.end = self.add_weight(shape=(real,), initializer="zeros", name="end")
 
     def call(self, probs):
-        return probs
+        # A new tensor (the same values), so that it does not carry the input's Keras mask.
+        return ops.multiply(probs, 1.0)
 
     def compute_mask(self, probs, mask=None):
-        return mask
+        # No mask on the output: `CRFLoss` masks padding from the gold tags itself, and
+        # Keras would otherwise multiply its per-utterance loss by a per-token mask.
+        return None
 
     def compute_output_shape(self, input_shape):
         return input_shape
