@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from slukit import __version__
+from slukit import __version__, registry
 from slukit.errors import SlukitError
 
 EPILOG = """examples:
@@ -112,9 +112,9 @@ def build_parser():
                           "SavedModel folder")
     evaluate.add_argument("data", metavar="DATA", help="a data file or folder, or a built-in set "
                           "such as demo-en or demo-en:valid")
-    evaluate.add_argument("--format", choices=("seqin", "tsv", "jsonl", "massive"),
+    evaluate.add_argument("--format", choices=registry.FORMATS,
                           help="data format (default: detected from the path)")
-    evaluate.add_argument("--split", choices=("train", "valid", "test"),
+    evaluate.add_argument("--split", choices=registry.SPLITS,
                           help="the partition to read from a MASSIVE file that mixes them "
                           "(valid reads `dev`)")
     evaluate.add_argument("--on-error", choices=("fail", "skip"), default="fail",
@@ -222,9 +222,9 @@ def build_parser():
                             "other way round (repeatable)")
     dictionary.add_argument("--max-translations", type=int, default=3, metavar="N",
                             help="translations per word taken from the lexicons (default: 3)")
-    dictionary.add_argument("--source-format", choices=("seqin", "tsv", "jsonl", "massive"))
-    dictionary.add_argument("--target-format", choices=("seqin", "tsv", "jsonl", "massive"))
-    dictionary.add_argument("--split", choices=("train", "valid", "test"), default="train",
+    dictionary.add_argument("--source-format", choices=registry.FORMATS)
+    dictionary.add_argument("--target-format", choices=registry.FORMATS)
+    dictionary.add_argument("--split", choices=registry.SPLITS, default="train",
                             help="partition of MASSIVE files that mix them (default: train)")
     dictionary.add_argument("--min-count", type=int, default=2,
                             help="least number of utterance pairs a word pair must co-occur in")

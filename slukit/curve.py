@@ -31,11 +31,10 @@ import statistics
 from pathlib import Path
 
 from slukit.errors import RecipeError
+from slukit.registry import METRICS, TRANSFER_MODES
 
-METRICS = ("intent_accuracy", "slot_f1", "sentence_accuracy")
 
 
-TRANSFER_MODES = ("sequential", "joint", "joint_then_finetune")
 
 
 def curve_runs(recipe, fractions, seeds, modes=None):

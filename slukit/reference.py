@@ -20,6 +20,7 @@ import argparse
 import re
 import unicodedata
 
+from slukit import registry
 from slukit.recipe.load import dump_recipe
 from slukit.recipe.schema import SCHEMA, Field, defaults, iter_fields
 
@@ -156,6 +157,8 @@ def recipe_reference_markdown() -> str:
         >>> page = recipe_reference_markdown()
         >>> "| `model.encoder` |" in page and "## train.early_stopping" in page
         True
+        >>> "| `mha` | `model.units`, `model.layers`, `model.heads`, `model.dropout` |" in page
+        True
     """
     out = [
         "# Recipe reference",
@@ -186,6 +189,11 @@ def recipe_reference_markdown() -> str:
             for name, field in section.fields.items()
         ]
         out.append(_table(("key", "type", "default", "meaning"), rows))
+    out += ["", "## Encoders", "", "Each `model.encoder` takes these `model` keys "
+            "(from `slukit.registry.ENCODERS`; `slukit.registry.register_encoder` adds one):", "",
+            _table(("encoder", "model keys it takes"),
+                   [(f"`{name}`", ", ".join(f"`model.{k}`" for k in encoder.keys))
+                    for name, encoder in registry.ENCODERS.items()])]
     example = {"name": "my-run", **defaults()}
     example["data"] = {**example["data"], "train": "train.jsonl"}
     out += [

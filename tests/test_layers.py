@@ -6,7 +6,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from slukit.models.embeddings import CharCNNEmbedding, TokenEmbedding  # noqa: E402
-from slukit.models.encoders import ENCODERS  # noqa: E402
+from slukit.registry import ENCODERS  # noqa: E402
 from slukit.models.joint_slu import BroadcastConcat, JointSLU, MaskedPooling, TokenMask  # noqa: E402
 
 from layer_test_case import run_layer_test  # noqa: E402
@@ -37,7 +37,7 @@ def test_encoder_padding_never_changes_real_outputs(name):
     mask = np.array([[True, True, True, True]])
     padded_x = np.concatenate([x, np.full((1, 3, 5), 7.0, "float32")], axis=1)
     padded_mask = np.array([[True] * 4 + [False] * 3])
-    encoder = run_layer_test(ENCODERS[name], {"units": 8, "layers": 2}, {"x": x, "mask": mask},
+    encoder = run_layer_test(ENCODERS[name].build, {"units": 8, "layers": 2}, {"x": x, "mask": mask},
                              (1, 4, None), padded_inputs={"x": padded_x, "mask": padded_mask},
                              real_steps=4)
     assert np.asarray(encoder(padded_x, mask=padded_mask)).shape[:2] == (1, 7)
@@ -127,10 +127,13 @@ def test_joint_slu_config_and_saving_roundtrip(tmp_path, intent_to_slot):
 
 
 def test_every_schema_encoder_is_registered_and_builds():
-    from slukit.models.builder import ENCODER_KEYS
-    from slukit.recipe.schema import ENCODERS as SCHEMA_ENCODERS
+    from slukit.models.encoders import get_encoder
+    from slukit.recipe.schema import SCHEMA
 
-    assert set(SCHEMA_ENCODERS) == set(ENCODERS) == set(ENCODER_KEYS)
+    SCHEMA_ENCODERS = SCHEMA["model"].fields["encoder"].allowed()
+    built = {name for name in ENCODERS
+             if isinstance(get_encoder(name, units=4, layers=1), keras.layers.Layer)}
+    assert set(SCHEMA_ENCODERS) == set(ENCODERS) == built
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))

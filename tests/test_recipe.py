@@ -78,10 +78,13 @@ def test_field_rejects_unknown_types():
 
 
 def test_encoder_choices_follow_the_registry(tmp_path, monkeypatch):
-    monkeypatch.setattr(schema_module, "ENCODERS", schema_module.ENCODERS)
+    from slukit import registry
+
+    monkeypatch.setattr(registry, "ENCODERS", dict(registry.ENCODERS))
     path = write(tmp_path, MINIMAL + "model:\n  encoder: transformer\n")
     assert "model.encoder" in only_problem(path)
-    schema_module.register_encoder("transformer")
+    schema_module.register_encoder("transformer", "slukit.models.encoders:SelfAttentionEncoder",
+                                   keys=("units", "layers", "heads", "dropout"))
     assert SCHEMA["model"].fields["encoder"].allowed()[-1] == "transformer"
     assert load_recipe(path)["model"]["encoder"] == "transformer"
 

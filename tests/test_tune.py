@@ -136,10 +136,13 @@ def test_attention_encoders_need_units_that_heads_divide(tmp_path):
 
 
 def test_the_heads_check_knows_the_encoders_that_take_heads():
-    from slukit.models.builder import ENCODER_KEYS
-    from slukit.recipe.load import _HEADED_ENCODERS
+    import inspect
 
-    assert set(_HEADED_ENCODERS) == {name for name, keys in ENCODER_KEYS.items() if "heads" in keys}
+    from slukit.registry import ENCODERS, headed_encoders
+
+    # what the check reads (the registry) against what the encoder layers take
+    assert set(headed_encoders()) == {name for name, e in ENCODERS.items()
+                                      if "heads" in inspect.signature(e.resolve()).parameters}
 
 
 def test_set_reaches_into_the_space_and_null_drops_an_entry(tmp_path):

@@ -55,9 +55,7 @@ import random
 import re
 
 from slukit.errors import DataError
-
-BUILTIN_DATASETS = ("demo-en", "demo-de")
-SPLITS = ("train", "valid", "test")
+from slukit.registry import BUILTIN_DATASETS, SPLITS
 LANGUAGES = ("en", "de")
 SPLIT_SIZES = {"train": 600, "valid": 100, "test": 100}
 

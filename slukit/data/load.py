@@ -10,8 +10,7 @@ Example:
 import random
 
 from slukit.data.readers import read_examples
-
-SPLITS = ("train", "valid", "test")
+from slukit.registry import SPLITS
 
 
 def split_paths(recipe):

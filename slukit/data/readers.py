@@ -46,9 +46,8 @@ from pathlib import Path
 
 from slukit.data.example import Example
 from slukit.errors import DataError
+from slukit.registry import FORMATS, SPLITS
 
-FORMATS = ("seqin", "tsv", "jsonl", "massive")
-SPLITS = ("train", "valid", "test")
 SEQIN_FILES = ("seq.in", "seq.out", "label")
 TSV_HEADER = ("id", "utterance", "slot_labels", "intent")
 TSV_REQUIRED = ("utterance", "slot_labels", "intent")

@@ -12,17 +12,9 @@ Example:
     ['word_ids']
 """
 
+from slukit import registry
 from slukit.errors import RecipeError
 from slukit.models.joint_slu import JointSLU
-
-#: Recipe keys of `model` that are the encoder's arguments, per encoder.
-ENCODER_KEYS = {
-    "bilstm": ("units", "layers", "dropout"),
-    "gru": ("units", "layers", "dropout"),
-    "highway_lstm": ("units", "layers", "dropout"),
-    "mha": ("units", "layers", "heads", "dropout"),
-    "biattention": ("units", "layers", "heads", "dropout"),
-}
 
 DEFAULTS = {
     "embeddings": ["word", "char"], "word_dim": 100, "char_dim": 32, "char_filters": 64,
@@ -47,7 +39,7 @@ def build_model(model_section, preprocessor):
         char_kernel=cfg["char_kernel"],
         max_word_chars=preprocessor.max_word_chars,
         encoder=encoder,
-        encoder_config={k: cfg[k] for k in ENCODER_KEYS[encoder]},
+        encoder_config={k: cfg[k] for k in registry.ENCODERS[encoder].keys},
         dropout=cfg["dropout"],
         intent_to_slot=cfg.get("intent_to_slot", False),
         intent_distribution_to_slot=cfg.get("intent_distribution_to_slot", False),

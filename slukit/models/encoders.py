@@ -2,7 +2,7 @@
 
 Every encoder takes `(vectors [B, T, D], mask [B, T])` and returns `[B, T, H]`;
 outputs at real positions never depend on padded positions. Encoders are named
-in recipes (`model.encoder`) and resolved through `ENCODERS`:
+in recipes (`model.encoder`) and resolved through `slukit.registry.ENCODERS`:
 
 | name | layer | what it is |
 |---|---|---|
@@ -30,6 +30,8 @@ import math
 
 import keras
 from keras import ops
+
+from slukit import registry
 
 MASK_VALUE = -1e4  # large enough to zero a softmax term, small enough for float16
 
@@ -362,23 +364,6 @@ class BiAttentionEncoder(_ProjectedBlocks, keras.layers.Layer):
         return config
 
 
-def _rnn(cell, highway=False):
-    def make(**kwargs):
-        return BiRNNEncoder(cell=cell, highway=highway, **kwargs)
-
-    return make
-
-
-#: Recipe name -> factory of the encoder layer.
-ENCODERS = {
-    "bilstm": _rnn("lstm"),
-    "gru": _rnn("gru"),
-    "highway_lstm": _rnn("lstm", highway=True),
-    "mha": SelfAttentionEncoder,
-    "biattention": BiAttentionEncoder,
-}
-
-
 def get_encoder(kind, **kwargs):
-    """The encoder layer registered as `kind` (see `ENCODERS`)."""
-    return ENCODERS[kind](**kwargs)
+    """The encoder layer registered as `kind` (see `slukit.registry.ENCODERS`)."""
+    return registry.ENCODERS[kind].build(**kwargs)

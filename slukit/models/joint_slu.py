@@ -99,7 +99,7 @@ class JointSLU(keras.Model):
         char_filters: int. Character-CNN output per word.
         char_kernel: int. Character-CNN width.
         max_word_chars: int. Characters per word in `char_ids`.
-        encoder: str. A name in `slukit.models.encoders.ENCODERS`.
+        encoder: str. A name in `slukit.registry.ENCODERS`.
         encoder_config: dict. Arguments of the encoder.
         dropout: float. Dropout on embeddings and before each head.
         intent_to_slot: bool. Feed the pooled utterance vector to the slot

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import yaml
 
+from slukit import registry
 from slukit.errors import RecipeError
 from slukit.recipe.schema import SCHEMA, Field, default_value, get_field, iter_fields
 
-SPLITS = ("train", "valid", "test")
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "data" / "builtin"
 DATA_ENV = "SLUKIT_DATA"
 DEFAULT_DATA_ROOT = "./data"
@@ -180,7 +180,7 @@ def resolve_data_paths(recipe: dict) -> dict:
     if data.get("builtin"):
         return _builtin_paths(data["builtin"])
     root, origin = data_root(data)
-    paths = {split: _under(root, data.get(split)) for split in SPLITS}
+    paths = {split: _under(root, data.get(split)) for split in registry.SPLITS}
     missing = [
         _missing_file(split, path, root, origin)
         for split, path in paths.items()
@@ -757,8 +757,6 @@ _CHECKS = {
 _SPEC_KINDS = ("choice", "int", "float")
 _SPEC_FORMS = "{choice: [v1, v2, ...]}, {int: [lo, hi]} or {float: [lo, hi]}"
 _SEARCHABLE_SECTIONS = ("model", "train")
-#: Encoders that take model.heads (slukit.models.builder.ENCODER_KEYS); heads must divide units.
-_HEADED_ENCODERS = ("mha", "biattention")
 
 
 def _check_search_space(value, key: str, report) -> dict:
@@ -937,7 +935,7 @@ def _check_space_heads(recipe: dict, report) -> None:
     try:
         encoders, units, heads = (
             _spec_values(space.get(f"model.{name}"), model.get(name)) for name in ("encoder", "units", "heads"))
-        headed = [e for e in encoders if e in _HEADED_ENCODERS]
+        headed = [e for e in encoders if e in registry.headed_encoders()]
         bad = sorted({(u, h) for u in units for h in heads if h and u % h}) if headed else []
     except (TypeError, ValueError, AttributeError):  # earlier problems with these keys were reported
         return
@@ -986,7 +984,7 @@ def _builtin_paths(name: str) -> dict:
     """
     folder = BUILTIN_DIR / name
     entries = sorted(folder.iterdir()) if folder.is_dir() else []
-    paths = {split: next((p for p in entries if split in (p.name, p.stem)), None) for split in SPLITS}
+    paths = {split: next((p for p in entries if split in (p.name, p.stem)), None) for split in registry.SPLITS}
     if paths["train"] is None:
         raise RecipeError([f"data.builtin: the builtin data set {name!r} has no training data "
                            f"in {folder}; the slukit installation looks incomplete"])

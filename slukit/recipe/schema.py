@@ -5,9 +5,10 @@ the defaults, `--set` overrides and the generated reference docs all read it;
 nothing else lists recipe keys. Each setting is a `Field`; a `section` field
 holds further fields.
 
-Encoders and embeddings come from the module-level tuples `ENCODERS` and
-`EMBEDDINGS`; the schema reads them each time it checks a value, so adding a
-name (with `register_encoder`, or by editing the tuple) is all it takes.
+The names a choice may take (encoders, embeddings, formats, built-in data
+sets, monitors) come from `slukit.registry`; the schema reads the growing ones
+(encoders, embeddings) each time it checks a value, so `register_encoder` is
+all it takes.
 
 This module uses the standard library only, so that it imports instantly.
 
@@ -25,12 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-ENCODERS = ("bilstm", "gru", "highway_lstm", "mha", "biattention")
-EMBEDDINGS = ("word", "char")
-BUILTIN_DATA = ("demo-en", "demo-de")
-FORMATS = ("seqin", "tsv", "jsonl", "massive")
+from slukit import registry
+from slukit.registry import register_embedding, register_encoder  # noqa: F401  (re-exported)
+
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
-MONITORS = ("joint", "intent_accuracy", "slot_f1", "sentence_accuracy")
+MONITORS = tuple(registry.MONITORS)
 TUNERS = ("random", "bayesian", "hyperband")
 TYPES = ("str", "int", "float", "bool", "path", "list_of_path", "choice", "list_of_choice", "section",
          "search_space")
@@ -112,26 +112,6 @@ class Field:
         return tuple(self.choices() if callable(self.choices) else self.choices)
 
 
-def register_encoder(name: str) -> None:
-    """Add an encoder name to `ENCODERS` (and so to `model.encoder`'s choices).
-
-    Example:
-        >>> register_encoder("bilstm")   # already there: nothing changes
-        >>> ENCODERS
-        ('bilstm', 'gru', 'highway_lstm', 'mha', 'biattention')
-    """
-    global ENCODERS
-    if name not in ENCODERS:
-        ENCODERS = ENCODERS + (name,)
-
-
-def register_embedding(name: str) -> None:
-    """Add an embedding name to `EMBEDDINGS` (the choices of `model.embeddings`)."""
-    global EMBEDDINGS
-    if name not in EMBEDDINGS:
-        EMBEDDINGS = EMBEDDINGS + (name,)
-
-
 def _section(doc: str, nullable: bool = False, **fields: Field) -> Field:
     """A section; a nullable one is None unless the recipe gives it."""
     return Field("section", doc=doc, fields=fields, nullable=nullable)
@@ -140,13 +120,13 @@ def _section(doc: str, nullable: bool = False, **fields: Field) -> Field:
 _DATA = _section(
     "Where the labelled utterances come from.",
     builtin=Field(
-        "choice", choices=BUILTIN_DATA, nullable=True, default=None,
+        "choice", choices=registry.BUILTIN_DATASETS, nullable=True, default=None,
         excludes=("format", "root", "train", "valid", "test"),
         doc="A small data set shipped with slukit. When set, leave out "
             "format, root, train, valid and test: the files come from the package.",
     ),
     format=Field(
-        "choice", choices=FORMATS, nullable=True, default=None,
+        "choice", choices=registry.FORMATS, nullable=True, default=None,
         doc="The files' format: seqin (a folder with seq.in, seq.out and label), "
             "tsv (MultiATIS++), jsonl (tokens, tags, intent) or massive (MASSIVE JSON Lines; a "
             "file mixing partitions is filtered: train, dev for valid, test). null detects it "
@@ -231,7 +211,7 @@ _DATA = _section(
 _MODEL = _section(
     "The network: token embeddings, the encoder and their sizes.",
     embeddings=Field(
-        "list_of_choice", choices=lambda: EMBEDDINGS, default=("word", "char"),
+        "list_of_choice", choices=lambda: registry.EMBEDDINGS, default=("word", "char"),
         doc="Which token embeddings to concatenate: word (a lookup table) "
             "and/or char (a character CNN).",
     ),
@@ -252,7 +232,7 @@ _MODEL = _section(
     lowercase=Field("bool", default=True, doc="Lowercase words before looking them up."),
     min_word_count=Field("int", default=1, min=1,
                          doc="Words seen fewer times in the training data become UNK."),
-    encoder=Field("choice", choices=lambda: ENCODERS, default="bilstm",
+    encoder=Field("choice", choices=lambda: tuple(registry.ENCODERS), default="bilstm",
                   doc="The context encoder: bilstm (stacked BiLSTMs), gru (stacked BiGRUs), "
                       "highway_lstm (BiLSTMs with highway gates between layers), mha "
                       "(transformer self-attention blocks), biattention (DiSAN-style forward "
@@ -331,7 +311,7 @@ _TRAIN = _section(
             "program per bucket length and was slower here; on a JAX GPU run, Keras compiles anyway.",
     ),
     distribute=Field(
-        "choice", choices=("default", "mirrored", "multi_worker"), default="default",
+        "choice", choices=registry.DISTRIBUTIONS, default="default",
         doc="Where training runs (TensorFlow backend only for mirrored and multi_worker): default "
             "(one device); mirrored (tf.distribute.MirroredStrategy: every GPU of this machine, "
             "or its CPU); multi_worker (tf.distribute.MultiWorkerMirroredStrategy: the machines "
@@ -343,7 +323,7 @@ _TRAIN = _section(
 )
 
 TRANSFER_PARTS = ("embeddings", "char_embeddings", "encoder", "intent_head", "slot_head")
-TRANSFER_MODES = ("sequential", "joint", "joint_then_finetune")
+TRANSFER_MODES = registry.TRANSFER_MODES
 
 _SOURCE = _section(
     "Cross-lingual transfer: the source-language model that the target model starts from. "

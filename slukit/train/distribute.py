@@ -47,8 +47,6 @@ import threading
 
 from slukit.errors import RecipeError, SlukitError
 
-KINDS = ("default", "mirrored", "multi_worker")
-METRIC_KEYS = ("intent_accuracy", "slot_f1", "sentence_accuracy")
 
 _TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                       '"task": {"type": "worker", "index": 0}}\'')
@@ -180,7 +178,7 @@ class Distribution:
     """How one training run is spread over devices and workers (see the module doc).
 
     Args:
-        kind: one of `KINDS`.
+        kind: one of `slukit.registry.DISTRIBUTIONS`.
         strategy: the `tf.distribute.Strategy`, or None for `default`.
         is_chief: whether this process writes the outputs.
         workers: number of worker processes.

@@ -29,12 +29,7 @@ from slukit.train.inference import evaluate_examples
 from slukit.train.losses import joint_losses
 from slukit.train.progress import Reporter
 
-MONITORS = {
-    "joint": lambda m: (m["intent_accuracy"] + m["slot_f1"]) / 2,
-    "intent_accuracy": lambda m: m["intent_accuracy"],
-    "slot_f1": lambda m: m["slot_f1"],
-    "sentence_accuracy": lambda m: m["sentence_accuracy"],
-}
+from slukit.registry import METRICS, MONITORS, SPLITS
 
 
 @dataclasses.dataclass
@@ -85,7 +80,7 @@ class ValidationMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         metrics, improved, stop = self.judge(epoch)
         if logs is not None:
-            for key in ("intent_accuracy", "slot_f1", "sentence_accuracy"):
+            for key in METRICS:
                 logs[f"val_{key}"] = metrics[key]
             logs["val_best"] = improved
         if improved:
@@ -108,7 +103,7 @@ class ValidationMonitor(keras.callbacks.Callback):
             improved = self.score(metrics) > self.best
             stop = not improved and bool(self.patience) and epoch - self.best_epoch >= self.patience
         if dist is not None and dist.workers > 1:
-            keys = ("intent_accuracy", "slot_f1", "sentence_accuracy")
+            keys = METRICS
             sent = [metrics[k] for k in keys] + [improved, stop] if metrics else [0.0] * 5
             received = dist.from_chief(sent)
             metrics = {**(metrics or {}), **dict(zip(keys, received[:3]))}
@@ -291,7 +286,7 @@ def longest_utterances(splits):
     """`{split: most tokens of one utterance}` for the splits at hand (the export sizes
     its longest signature from them)."""
     out = {}
-    for split in ("train", "valid", "test"):
+    for split in SPLITS:
         data = splits.get(split)
         if not data:
             continue

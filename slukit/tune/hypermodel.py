@@ -22,12 +22,12 @@ import keras
 import keras_tuner
 
 from slukit.models.builder import build_model, load_word_vectors
+from slukit.registry import METRICS, MONITORS
 from slukit.train.distribute import get_distribution
 from slukit.train.progress import Reporter
-from slukit.train.trainer import MONITORS, fit, fit_preprocessor, set_seed
+from slukit.train.trainer import fit, fit_preprocessor, set_seed
 from slukit.tune.space import apply_values, declare
 
-METRICS = ("intent_accuracy", "slot_f1", "sentence_accuracy")
 #: Model settings that change the preprocessor (vocabularies, text rules).
 PREPROCESSOR_KEYS = ("embeddings", "lowercase", "min_word_count", "max_word_chars", "slot_decoding")
 

@@ -35,10 +35,10 @@ import os
 from pathlib import Path
 
 from slukit.errors import RecipeError, SlukitError
+from slukit.registry import METRICS
 from slukit.tune.space import apply_values, decode, describe, format_value, short_names
 
 PROJECT = "search"
-METRICS = ("intent_accuracy", "slot_f1", "sentence_accuracy")
 #: Recipe keys that may differ when a search is resumed.
 RESUMABLE_CHANGES = ("tune.max_trials", "output")
 ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
