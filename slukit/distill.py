@@ -244,6 +244,7 @@ def train_teachers(recipe, output, reporter):
     import yaml
 
     from slukit.train.artifact import RECIPE_FILE, is_model_dir
+    from slukit.train.checkpoint import checkpoint_path
     from slukit.train.trainer import train_recipe
 
     root = teachers_output(recipe, output)
@@ -266,7 +267,8 @@ def train_teachers(recipe, output, reporter):
             reporter.info(f"teacher seed {k}: reusing {directory}")
         else:
             reporter.stage(f"teacher {k - seed} of {count} (seed {k})")
-            train_recipe(wanted, output=directory, reporter=reporter, resume=True)
+            resume = checkpoint_path(directory).is_dir()  # an interrupted teacher goes on
+            train_recipe(wanted, output=directory, reporter=reporter, resume=resume)
             _free_memory()
         dirs.append(directory)
     return dirs

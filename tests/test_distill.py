@@ -192,6 +192,20 @@ def test_distill_trains_two_teachers_and_a_normal_student_that_exports(tmp_path)
     assert not any("distill" in layer.name for layer in bundle.model.layers)
     assert len(bundle.model.layers) == len(load_model_dir(teachers[0]).model.layers)
 
+    # One teacher alone, remapped to the student's label order, scores as that teacher.
+    from slukit.data.load import load_splits
+    from slukit.distill import ensemble_metrics, load_teacher
+    from slukit.recipe import load_recipe
+    from slukit.train.trainer import fit_preprocessor
+
+    loaded = load_recipe(recipe)
+    splits = load_splits(loaded)
+    student_pre = fit_preprocessor(splits["train"], loaded["model"])
+    teacher = load_teacher(teachers[1], loaded)
+    assert teacher.preprocessor.tags.tokens != student_pre.tags.tokens  # a real remapping
+    alone = ensemble_metrics([teacher], student_pre, splits)
+    assert alone["test"] == pytest.approx({k: teacher.metrics["test"][k] for k in alone["test"]})
+
     texts = ["play some jazz by miles davis", "wake me up at seven am tomorrow"]
     expected = Predictor.from_dir(student).predict(texts)
     report = export_tflite(student, tmp_path / "student.tflite", lengths=(8, 16),
