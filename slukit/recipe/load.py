@@ -263,7 +263,11 @@ class _Report:
 
 
 def _prefixes(key: str) -> list[str]:
-    """`"a.b.c"` -> `["a.b.c", "a.b", "a"]`."""
+    """Every key a dotted key lies under, itself first.
+
+        >>> _prefixes("a.b.c")
+        ['a.b.c', 'a.b', 'a']
+    """
     names = key.split(".") if key else []
     return [".".join(names[:i]) for i in range(len(names), 0, -1)]
 

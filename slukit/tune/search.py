@@ -18,10 +18,10 @@ with `KERASTUNER_TUNER_ID=chief` (and `KERASTUNER_ORACLE_IP`,
 are done; each worker (`KERASTUNER_TUNER_ID=tuner0`, `tuner1`, ...) runs trials.
 
 Example:
-    >>> # from slukit.recipe import load_recipe
-    >>> # result = tune_recipe(load_recipe("recipes/atis/tune_broad.yaml"))
-    >>> # result.best_recipe_path
-    >>> # PosixPath('runs/atis-tune-broad-tune/best_recipe.yaml')
+    >>> from slukit.recipe import load_recipe
+    >>> result = tune_recipe(load_recipe("recipes/atis/tune_broad.yaml"))   # doctest: +SKIP
+    >>> result.best_recipe_path                                           # doctest: +SKIP
+    PosixPath('runs/atis-tune-broad-tune/best_recipe.yaml')
 """
 
 from __future__ import annotations
