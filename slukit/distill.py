@@ -17,7 +17,8 @@ whose labels are `pack_targets(gold, soft)`, so bucketing, word dropout
 `train.min_steps_per_epoch` and `train.max_steps_per_epoch` work unchanged.
 
 Not supported (refused with an error that says so): transfer recipes
-(`source`), streamed training data, and `train.distribute` other than default.
+(`source`), streamed training data, `train.distribute` other than default, and
+`slukit tune` (`slukit.tune.search.check_tunable`).
 
 Example:
     >>> from slukit.recipe import load_recipe                               # doctest: +SKIP
