@@ -17,7 +17,8 @@ whose labels are `pack_targets(gold, soft)`, so bucketing, word dropout
 `train.min_steps_per_epoch` and `train.max_steps_per_epoch` work unchanged.
 
 Not supported (refused with an error that says so): transfer recipes
-(`source`), streamed training data, and `train.distribute` other than default.
+(`source`), streamed training data, `train.distribute` other than default, and
+`slukit tune` (`slukit.tune.search.check_tunable`).
 
 Example:
     >>> from slukit.recipe import load_recipe                               # doctest: +SKIP
@@ -244,6 +245,7 @@ def train_teachers(recipe, output, reporter):
     import yaml
 
     from slukit.train.artifact import RECIPE_FILE, is_model_dir
+    from slukit.train.checkpoint import checkpoint_path
     from slukit.train.trainer import train_recipe
 
     root = teachers_output(recipe, output)
@@ -266,7 +268,8 @@ def train_teachers(recipe, output, reporter):
             reporter.info(f"teacher seed {k}: reusing {directory}")
         else:
             reporter.stage(f"teacher {k - seed} of {count} (seed {k})")
-            train_recipe(wanted, output=directory, reporter=reporter, resume=True)
+            resume = checkpoint_path(directory).is_dir()  # an interrupted teacher goes on
+            train_recipe(wanted, output=directory, reporter=reporter, resume=resume)
             _free_memory()
         dirs.append(directory)
     return dirs

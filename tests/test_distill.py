@@ -148,6 +148,16 @@ def test_bad_teacher_dirs_and_unsupported_recipes_are_refused(tmp_path, capsys):
     assert main(["distill", str(tiny_recipe(tmp_path / "plain.yaml")), "--teachers", "2",
                  "--set", "train.distribute=mirrored"]) == 2
     assert "distill does not support train.distribute: mirrored" in capsys.readouterr().err
+    assert main(["distill", str(tiny_recipe(tmp_path / "plain.yaml")), "--teachers", "2",
+                 "--set", "data.stream=true"]) == 2
+    assert "distill does not support streamed training data" in capsys.readouterr().err
+
+    from slukit.tune.search import check_tunable
+
+    tunable = load_recipe(tiny_recipe(tmp_path / "plain.yaml"),
+                          ["distill.teachers=2", "tune.space.model.units={choice: [8, 16]}"])
+    with pytest.raises(RecipeError, match="distill does not support slukit tune"):
+        check_tunable(tunable)
 
 
 def test_a_teacher_of_other_data_is_refused(tmp_path):
@@ -192,6 +202,20 @@ def test_distill_trains_two_teachers_and_a_normal_student_that_exports(tmp_path)
     assert not any("distill" in layer.name for layer in bundle.model.layers)
     assert len(bundle.model.layers) == len(load_model_dir(teachers[0]).model.layers)
 
+    # One teacher alone, remapped to the student's label order, scores as that teacher.
+    from slukit.data.load import load_splits
+    from slukit.distill import ensemble_metrics, load_teacher
+    from slukit.recipe import load_recipe
+    from slukit.train.trainer import fit_preprocessor
+
+    loaded = load_recipe(recipe)
+    splits = load_splits(loaded)
+    student_pre = fit_preprocessor(splits["train"], loaded["model"])
+    teacher = load_teacher(teachers[1], loaded)
+    assert teacher.preprocessor.tags.tokens != student_pre.tags.tokens  # a real remapping
+    alone = ensemble_metrics([teacher], student_pre, splits)
+    assert alone["test"] == pytest.approx({k: teacher.metrics["test"][k] for k in alone["test"]})
+
     texts = ["play some jazz by miles davis", "wake me up at seven am tomorrow"]
     expected = Predictor.from_dir(student).predict(texts)
     report = export_tflite(student, tmp_path / "student.tflite", lengths=(8, 16),
@@ -199,9 +223,28 @@ def test_distill_trains_two_teachers_and_a_normal_student_that_exports(tmp_path)
     assert report["parity"]["tag_agreement"] == 1.0
     assert len(expected) == 2
 
-    # A second run reuses the finished teachers (their directories are not rewritten).
+    # The finished teachers are reused; a teacher of other settings is refused.
+    from slukit.distill import train_teachers
+    from slukit.train.progress import Reporter
+
     stamps = [(t / "metadata.json").stat().st_mtime_ns for t in teachers]
-    assert main(["distill", str(recipe), "--teachers", "2", "--output", str(student),
-                 "--force", "--quiet", "--set", "distill.weight=1.0"]) == 0
+    with_two = load_recipe(recipe, ["distill.teachers=2"])
+    assert train_teachers(with_two, student, Reporter(quiet=True)) == teachers
     assert [(t / "metadata.json").stat().st_mtime_ns for t in teachers] == stamps
-    assert verify_model_dir(student)["distill"]["weight"] == 1.0
+    with pytest.raises(ModelDirError, match=r"seed3: holds a teacher trained from other settings "
+                                            r"\(the recipe's model differ"):
+        train_teachers(load_recipe(recipe, ["distill.teachers=2", "model.units=16"]), student,
+                       Reporter(quiet=True))
+
+    # `slukit train` on a recipe with teacher_dirs: a CRF student with label smoothing.
+    crf = tiny_recipe(tmp_path / "crf.yaml", seed=2,
+                      model=TINY_MODEL.replace("max_word_chars: 8", "max_word_chars: 8, "
+                                               "slot_decoder: crf"),
+                      distill=f"distill: {{teacher_dirs: [{teachers[0]}, {teachers[1]}], "
+                              "weight: 0.7, temperature: 2.0}\n")
+    assert main(["train", str(crf), "--output", str(tmp_path / "crf-student"), "--quiet"]) == 0
+    meta = verify_model_dir(tmp_path / "crf-student")
+    assert meta["distill"]["weight"] == 0.7 and meta["distill"]["temperature"] == 2.0
+    assert meta["distill"]["ensemble"] == record["ensemble"]  # the same teachers, the same data
+    crf_bundle = load_model_dir(tmp_path / "crf-student")
+    assert np.abs(crf_bundle.model.get_layer("slot_crf").scores()[1]).max() > 0

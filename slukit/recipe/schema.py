@@ -463,8 +463,8 @@ _DISTILL = _section(
     "directories, and one student of this recipe's model, trained on the gold labels and on the "
     "teachers' averaged intent and tag probabilities. The student's model directory is a normal "
     "one; its metadata.json records the teachers and the teacher ensemble's own metrics. Costs "
-    "the teachers' trainings plus one. Not with source (transfer), streamed training data or "
-    "train.distribute. See docs/models.md.",
+    "the teachers' trainings plus one. Not with source (transfer), streamed training data, "
+    "train.distribute or slukit tune. See docs/models.md.",
     nullable=True,
     teachers=Field(
         "int", nullable=True, default=None, min=1, required_unless="teacher_dirs",

@@ -88,6 +88,9 @@ def check_tunable(recipe) -> None:
     if recipe.get("source"):
         raise RecipeError("tune: a transfer recipe (one with a `source` section) cannot be searched; "
                           "search the target-only recipe, then add `source` to the best recipe")
+    if recipe.get("distill"):
+        raise RecipeError("tune: distill does not support slukit tune (a recipe with a `distill` "
+                          "section); search the recipe without it, then distill the best recipe")
     if not recipe["data"].get("builtin") and not recipe["data"].get("valid"):
         raise RecipeError("data.valid: slukit tune ranks trials on validation data; the recipe has none")
     if recipe["train"].get("distribute") == "multi_worker":
