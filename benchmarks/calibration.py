@@ -24,7 +24,7 @@ THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 def test_examples(model_dir, data=None):
-    from slukit.data.load import split_paths
+    from slukit.data.sources import split_paths
     from slukit.data.readers import read_examples
     from slukit.train.artifact import load_model_dir
 

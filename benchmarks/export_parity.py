@@ -34,7 +34,7 @@ def main(argv=None):
     from slukit.lite import LitePredictor
     from slukit.predict import Predictor
 
-    from slukit.evaluate import resolve_data_arg
+    from slukit.data.sources import resolve_data_arg
 
     examples = read_examples(*resolve_data_arg(args.data))
     single = [list(ex.tokens) for ex in examples]

@@ -41,7 +41,7 @@ def read_texts(data, limit=2000):
 
         examples = read_examples(data, on_error="skip", warn=lambda m: None)
     else:
-        from slukit.data.demo import builtin_path
+        from slukit.data.sources import builtin_path
         from slukit.data.readers import read_examples
 
         examples = read_examples(builtin_path("demo-en", "test"), format="jsonl")

@@ -222,7 +222,7 @@ def refit_model_dir(path, valid=None, test=None, batch_size=64):
     import json
     from pathlib import Path
 
-    from slukit.data.load import split_paths
+    from slukit.data.sources import split_paths
     from slukit.data.readers import read_examples
     from slukit.train.artifact import load_model_dir, write_json
 

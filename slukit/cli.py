@@ -340,7 +340,7 @@ def cmd_distill(args):
 def check_data_files(recipe):
     """A missing data file is reported at once, as recipe errors are, not after TensorFlow
     has loaded (seconds later)."""
-    from slukit.data.load import split_paths
+    from slukit.data.sources import split_paths
     from slukit.errors import DataError
 
     missing = [f"data.{split}: {path}: no such file or folder"
@@ -576,7 +576,7 @@ def cmd_embeddings_align(args):
     seed = None
     if args.lexicon or args.reverse_lexicon:
         from slukit.data.lexicon import lexicon_entries
-        from slukit.preprocess.vectors import read_dictionary
+        from slukit.data.parallel import read_dictionary
 
         seed = [tuple(p) for p in read_dictionary(args.dictionary)] if args.dictionary else []
         seed += [(s, t) for s, t, _ in lexicon_entries(args.lexicon, args.reverse_lexicon,

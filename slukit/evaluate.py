@@ -8,21 +8,8 @@ Example:
 
 from pathlib import Path
 
+from slukit.data.sources import resolve_data_arg
 from slukit.errors import DataError
-
-
-def resolve_data_arg(data, format=None):
-    """`(path, format)` for a DATA argument: a file or folder, or a built-in
-    data set as `demo-en` / `demo-en:valid` (the test split by default)."""
-    from slukit.data.demo import BUILTIN_DATASETS, builtin_path
-
-    name, _, split = str(data).partition(":")
-    if name in BUILTIN_DATASETS and not Path(data).exists():
-        return builtin_path(name, split or "test"), "jsonl"
-    if not Path(data).exists():
-        raise DataError(f"{data}: no such file or folder (built-in data sets: "
-                        f"{', '.join(BUILTIN_DATASETS)}, optionally with :train/:valid/:test)")
-    return Path(data), format
 
 
 def unknown_labels(preprocessor, examples):

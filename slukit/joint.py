@@ -140,7 +140,7 @@ def joint_counts(sources, target_train, lowercase=True):
     """The `ExampleCounts` the joint vocabulary is fitted from: every part, plus every
     translation that per-batch code-switching may put in (counted as often as the
     word it replaces), so that no switched word is unknown."""
-    from slukit.preprocess.preprocessor import ExampleCounts
+    from slukit.data.example import ExampleCounts
 
     counts = ExampleCounts.of([ex for _, examples, _ in sources for ex in examples]
                               + list(target_train))

@@ -180,7 +180,7 @@ def test_default_export_answers_long_input_like_slukit_predict(exported, tmp_pat
     """The default longest signature (64 tokens here) holds joined pairs of utterances, so
     the light runtime returns the same dicts as the Keras predictor on long input; longer
     input is windowed, and the export's parity report counts it apart."""
-    from slukit.data.demo import builtin_path
+    from slukit.data.sources import builtin_path
     from slukit.data.readers import read_examples
     from slukit.export.tflite import export_tflite
     from slukit.predict import Predictor

@@ -9,7 +9,7 @@ from slukit.data.example import Example
 from slukit.data.parallel import (build_dictionary, dictionary_from_files, pair_by_id,
                                   write_dictionary)
 from slukit.errors import DataError
-from slukit.preprocess.vectors import read_dictionary
+from slukit.data.parallel import read_dictionary
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TSV_HEADER = "id\tutterance\tslot_labels\tintent\n"
@@ -225,7 +225,7 @@ def test_cli_writes_a_dictionary_that_align_reads(tmp_path, capsys):
     import json
 
     from slukit.cli import main
-    from slukit.preprocess.vectors import read_dictionary
+    from slukit.data.parallel import read_dictionary
 
     en = [("fly to boston", "O O B-city", "flight"), ("fly to denver", "O O B-city", "flight"),
           ("fares to boston", "O O B-city", "fare")]

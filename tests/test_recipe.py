@@ -20,7 +20,7 @@ from slukit.recipe import (
     resolve_data_paths,
     validate,
 )
-from slukit.recipe import load as load_module
+from slukit.data import sources as sources_module
 from slukit.recipe import schema as schema_module
 
 MINIMAL = """\
@@ -388,7 +388,7 @@ def test_builtin_paths_come_from_the_package(tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     (folder / "train.jsonl").write_text("")
     (folder / "test.jsonl").write_text("")
-    monkeypatch.setattr(load_module, "BUILTIN_DIR", tmp_path / "builtin")
+    monkeypatch.setattr(sources_module, "BUILTIN_ROOT", tmp_path / "builtin")
     recipe = load_recipe(write(tmp_path, "name: demo\ndata:\n  builtin: demo-en\n"))
     paths = resolve_data_paths(recipe)
     assert paths["train"] == folder / "train.jsonl"

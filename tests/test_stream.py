@@ -9,7 +9,7 @@ import pytest
 
 from conftest import tiny_rows, write_jsonl, write_recipe
 from slukit.data.example import Example
-from slukit.data.load import sample_fraction
+from slukit.data.sampling import sample_fraction
 from slukit.data.readers import iter_examples, read_examples
 from slukit.data.stream import (
     TrainStream,

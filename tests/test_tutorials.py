@@ -38,7 +38,7 @@ def test_tutorials_have_runnable_blocks():
 def write_atis_standin(folder):
     """ATIS is not shipped: the ATIS tutorial runs on the demo data written in
     ATIS's layout (`seq.in`, `seq.out`, `label` per split)."""
-    from slukit.data.demo import builtin_path
+    from slukit.data.sources import builtin_path
     from slukit.data.readers import read_examples
 
     for split in ("train", "valid", "test"):

@@ -44,7 +44,7 @@ FROM_TARGET = "from_target"
 
 def read_switch_dictionary(path, lowercase=True):
     """`{source word: [target words]}` from a `source target` file."""
-    from slukit.preprocess.vectors import read_dictionary
+    from slukit.data.parallel import read_dictionary
 
     table = {}
     for source, target in read_dictionary(path):
@@ -147,7 +147,8 @@ def dictionary_from_target(source_recipe, target_recipe, output):
     `<output>.dictionary-<hash>.txt` and its path returned with the hash, so
     the same pairs give the same file (and the same source model is reused).
     """
-    from slukit.data.load import sample_fraction, split_paths
+    from slukit.data.sampling import sample_fraction
+    from slukit.data.sources import split_paths
     from slukit.data.parallel import build_dictionary, pair_by_id, write_dictionary
     from slukit.data.readers import read_examples
     from slukit.errors import RecipeError

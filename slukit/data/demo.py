@@ -55,11 +55,11 @@ import random
 import re
 
 from slukit.errors import DataError
+from slukit.data.sources import BUILTIN_ROOT, builtin_path  # noqa: F401  (builtin_path: its old import path)
 from slukit.registry import BUILTIN_DATASETS, SPLITS
 LANGUAGES = ("en", "de")
 SPLIT_SIZES = {"train": 600, "valid": 100, "test": 100}
 
-BUILTIN_ROOT = pathlib.Path(__file__).resolve().parent / "builtin"
 
 HOLDOUT_VALUE_SHARE = 0.22   # share of each slot type's values seen only in valid/test
 P_HELDOUT_TEMPLATE = 0.15    # chance that a valid/test utterance uses a held-out template
@@ -479,21 +479,6 @@ _DERIVED_FORMS = {"es": lambda s: s + "es", "en": lambda s: s + "en"}  # German 
 
 
 # -------------------------------------------------------------------- public API
-
-
-def builtin_path(name: str, split: str) -> pathlib.Path:
-    """The path of a shipped built-in split, e.g. `builtin_path("demo-de", "valid")`.
-
-    Raises:
-        DataError: `name` is not one of `BUILTIN_DATASETS`, or `split` not one of `SPLITS`.
-    """
-    if name not in BUILTIN_DATASETS:
-        raise DataError(f"unknown built-in dataset {name!r}; "
-                        f"the built-in datasets are: {', '.join(BUILTIN_DATASETS)}")
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r} of built-in dataset {name!r}; "
-                        f"the splits are: {', '.join(SPLITS)}")
-    return BUILTIN_ROOT / name / f"{split}.jsonl"
 
 
 def generate(language: str, seed: int = 0) -> dict:

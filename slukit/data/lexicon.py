@@ -153,7 +153,7 @@ def ding_pairs(path):
 
 
 def pair_file_pairs(path):
-    from slukit.preprocess.vectors import read_dictionary
+    from slukit.data.parallel import read_dictionary
 
     return read_dictionary(path)
 

@@ -7,36 +7,9 @@ Example:
     (['test', 'train', 'valid'], 300, 100)
 """
 
-import random
-
 from slukit.data.readers import read_examples
-from slukit.registry import SPLITS
-
-
-def split_paths(recipe):
-    """`{split: (path or None, format or None)}` for a validated recipe."""
-    data = recipe["data"]
-    if data.get("builtin"):
-        from slukit.data.demo import builtin_path
-
-        return {s: (builtin_path(data["builtin"], s), "jsonl") for s in SPLITS}
-    from slukit.recipe.load import resolve_data_paths
-
-    paths = resolve_data_paths(recipe)
-    return {s: (paths.get(s), paths.get("format")) for s in SPLITS}
-
-
-def sample_fraction(examples, fraction, seed):
-    """A reproducible random `fraction` of `examples` (at least one), in file order."""
-    if fraction >= 1.0:
-        return list(examples)
-    return [examples[i] for i in fraction_indices(len(examples), fraction, seed)]
-
-
-def fraction_indices(n, fraction, seed):
-    """The sorted indices, out of `n`, that `sample_fraction` keeps (at least one)."""
-    k = max(1, round(n * fraction))
-    return sorted(random.Random(seed).sample(range(n), k))
+from slukit.data.sampling import fraction_indices, sample_fraction  # noqa: F401  (old import path)
+from slukit.data.sources import split_paths
 
 
 def load_splits(recipe, warn=None, stream=False, info=None):

@@ -50,6 +50,7 @@ to entries in one call, and `write_dictionary(entries, "en-de.txt")` to save the
 """
 
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from slukit.data.readers import read_examples
 from slukit.errors import DataError
@@ -241,3 +242,24 @@ def _slot_links(source, target, norm):
         for key, vote in links.items():
             votes[key] = max(votes.get(key, 0.0), vote)
     return votes
+
+
+def read_dictionary(path):
+    """Word pairs `source target`, one per line (MUSE's format; tab or space separated)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: dictionary file not found")
+    pairs, problems = [], []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            problems.append(f"{path}:{line_no}: expected two words (source target), got {len(parts)}")
+            continue
+        pairs.append((parts[0], parts[1]))
+    if problems:
+        raise DataError(problems[:20], header=f"{path}: {len(problems)} malformed line(s):")
+    if not pairs:
+        raise DataError(f"{path}: no word pairs")
+    return pairs

@@ -54,7 +54,7 @@ import numpy as np
 from slukit.data.batching import EncodedData, padded_length, serve_batches
 from slukit.data.readers import iter_examples
 from slukit.errors import DataError, RecipeError
-from slukit.preprocess.preprocessor import ExampleCounts
+from slukit.data.example import ExampleCounts
 
 STREAM_THRESHOLD = 200_000_000  # bytes: data.stream auto streams larger training data (200 MB)
 SHUFFLE_BUFFER = 20_000  # data.shuffle_buffer's default (the schema, stdlib-only, repeats it)
@@ -193,7 +193,7 @@ class TrainStream:
         through `warn` here and skipped quietly later). Returns self.
         """
         if self.fraction < 1.0:
-            from slukit.data.load import fraction_indices
+            from slukit.data.sampling import fraction_indices
 
             n = sum(1 for _ in self._read(warn))
             self._keep = np.zeros(n, dtype=bool)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slukit.data.parallel import read_dictionary  # noqa: F401  (its old import path)
 from slukit.errors import DataError
 
 
@@ -91,27 +92,6 @@ def write_vectors(vectors, path):
         f.write(f"{len(vectors)} {dim}\n")
         for word, vec in vectors.items():
             f.write(word + " " + " ".join(f"{x:.6g}" for x in vec) + "\n")
-
-
-def read_dictionary(path):
-    """Word pairs `source target`, one per line (MUSE's format; tab or space separated)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: dictionary file not found")
-    pairs, problems = [], []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            problems.append(f"{path}:{line_no}: expected two words (source target), got {len(parts)}")
-            continue
-        pairs.append((parts[0], parts[1]))
-    if problems:
-        raise DataError(problems[:20], header=f"{path}: {len(problems)} malformed line(s):")
-    if not pairs:
-        raise DataError(f"{path}: no word pairs")
-    return pairs
 
 
 def _unit_rows(matrix):

@@ -9,14 +9,12 @@ Example:
     >>> paths = resolve_data_paths(recipe)                              # doctest: +SKIP
 """
 
-from slukit.recipe.load import (
-    apply_override,
-    data_root,
-    dump_recipe,
-    load_recipe,
-    resolve_data_paths,
-    validate,
-)
+import importlib
+
+from slukit.recipe.load import load_recipe
+from slukit.recipe.overrides import apply_override
+from slukit.recipe.validate import validate
+from slukit.recipe.yaml_io import dump_recipe
 from slukit.recipe.schema import (
     REQUIRED,
     SCHEMA,
@@ -44,3 +42,12 @@ __all__ = [
     "resolve_data_paths",
     "validate",
 ]
+
+#: Data paths are `slukit.data.sources`' concern; these stay importable from here.
+_DATA_SOURCES = ("data_root", "resolve_data_paths")
+
+
+def __getattr__(name):
+    if name in _DATA_SOURCES:
+        return getattr(importlib.import_module("slukit.data.sources"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
