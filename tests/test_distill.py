@@ -278,13 +278,23 @@ def test_distill_trains_two_teachers_and_a_normal_student_that_exports(tmp_path)
         train_teachers(load_recipe(recipe, ["distill.teachers=2", "model.units=16"]), student,
                        Reporter(quiet=True))
 
-    # `slukit train` on a recipe with teacher_dirs: a CRF student with label smoothing.
+    # Training a recipe with teacher_dirs (as `slukit train` does): a CRF student with label
+    # smoothing.
     crf = tiny_recipe(tmp_path / "crf.yaml", seed=2,
                       model=TINY_MODEL.replace("max_word_chars: 8", "max_word_chars: 8, "
                                                "slot_decoder: crf"),
                       distill=f"distill: {{teacher_dirs: [{teachers[0]}, {teachers[1]}], "
                               "weight: 0.7, temperature: 2.0}\n")
-    assert main(["train", str(crf), "--output", str(tmp_path / "crf-student"), "--quiet"]) == 0
+    from slukit.models.crf import CRFLoss
+    from slukit.train.distill_loss import DistillationLoss
+    from slukit.train.trainer import train_recipe
+
+    result = train_recipe(load_recipe(crf), output=tmp_path / "crf-student",
+                          reporter=Reporter(quiet=True))
+    losses = result.model.loss  # what the student was compiled with
+    assert isinstance(losses["slots"], DistillationLoss) and losses["slots"].weight == 0.7
+    assert isinstance(losses["slots"].gold_loss, CRFLoss)
+    assert losses["intent"].gold_loss.label_smoothing == 0.1
     meta = verify_model_dir(tmp_path / "crf-student")
     assert meta["distill"]["weight"] == 0.7 and meta["distill"]["temperature"] == 2.0
     assert meta["distill"]["ensemble"] == record["ensemble"]  # the same teachers, the same data
