@@ -20,6 +20,7 @@ EPILOG = """examples:
   slukit train recipes/quickstart.yaml
   slukit train recipes/quickstart.yaml --set train.epochs=5 --set model.units=64
   slukit tune recipes/atis/tune_broad.yaml --max-trials 20
+  slukit distill recipes/atis/best.yaml --teachers 3
   slukit evaluate runs/quickstart demo-en:test
   slukit predict runs/quickstart "set an alarm for 7 am"
   slukit serve export/quickstart.tflite --port 8080
@@ -52,6 +53,33 @@ def build_parser():
                        "run succeeds), and start afresh over an interrupted run's checkpoint "
                        "(deleting it) instead of refusing")
     train.set_defaults(run=cmd_train)
+
+    distill = commands.add_parser(
+        "distill", help="train teachers, then one student on their averaged predictions",
+        description="Distill several teachers into one model of the recipe's size: train N "
+        "teachers from the recipe (seeds train.seed+1 ... train.seed+N, under "
+        "OUTPUT.teachers/seed<k>; finished ones are reused, so the command can be run again "
+        "after a stop), or use the recipe's distill.teacher_dirs; then train the student on "
+        "the gold labels and the teachers' averaged intent and tag probabilities "
+        "(distill.weight). The student's model directory is a normal one; its metadata.json "
+        "records the teachers and the teacher ensemble's metrics. `slukit train` does the same "
+        "on a recipe with a distill section.")
+    distill.add_argument("recipe", metavar="RECIPE", help="path of the YAML recipe")
+    distill.add_argument("--teachers", type=int, metavar="N",
+                         help="train N teachers (sets distill.teachers; default: the recipe's "
+                         "distill section)")
+    distill.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="KEY=VALUE", help="override a recipe key, e.g. --set "
+                         "distill.weight=0.7 (value parsed as YAML; repeatable)")
+    distill.add_argument("--output", metavar="DIR", help="the student's model directory "
+                         "(default: the recipe's `output`, else runs/NAME)")
+    distill.add_argument("--quiet", action="store_true", help="print only warnings and the result")
+    distill.add_argument("--resume", action="store_true",
+                         help="continue the student's interrupted run from its checkpoint "
+                         "(teachers are always resumed)")
+    distill.add_argument("--force", action="store_true",
+                         help="replace a finished model already in the student's output")
+    distill.set_defaults(run=cmd_distill)
 
     tune = commands.add_parser(
         "tune", help="search hyper-parameters over a recipe's `tune` section",
@@ -281,6 +309,31 @@ def cmd_train(args):
 
     train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet),
                  resume=args.resume, force=args.force)
+    return 0
+
+
+def cmd_distill(args):
+    from slukit.recipe.load import load_recipe
+
+    overrides = list(args.overrides)
+    if args.teachers is not None:
+        if args.teachers < 1:
+            raise SlukitError(f"--teachers: expected at least 1, got {args.teachers}")
+        overrides.append(f"distill.teachers={args.teachers}")
+    recipe = load_recipe(args.recipe, overrides)  # validate before any heavy import
+    if not recipe.get("distill"):
+        raise SlukitError(f"{args.recipe}: the recipe has no distill section; pass --teachers N, "
+                          "or give distill.teacher_dirs in the recipe")
+    from slukit.distill import check_distillable
+
+    check_distillable(recipe)
+    check_data_files(recipe)
+    quiet_backend_logs()
+    from slukit.distill import distill_recipe
+    from slukit.train.progress import Reporter
+
+    distill_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet),
+                   resume=args.resume, force=args.force)
     return 0
 
 

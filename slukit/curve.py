@@ -13,9 +13,16 @@ target-only training on all the target data. A point whose model directory
 was already trained from the same settings is read, not trained again, so an
 interrupted curve goes on where it stopped.
 
+From the command line:
+
+    $ slukit curve recipes/multiatis/en_to_de_transfer.yaml --fractions 0.1,0.5,1.0 --seeds 3
+    $ slukit curve recipes/multiatis/en_to_de_transfer.yaml --modes sequential,joint --seeds 3
+
 Example:
-    >>> # slukit curve recipes/multiatis/en_to_de_transfer.yaml --fractions 0.1,0.5,1.0 --seeds 3
-    >>> # slukit curve recipes/multiatis/en_to_de_transfer.yaml --modes sequential,joint --seeds 3
+    >>> recipe = {"name": "x", "source": {"data": {}}, "data": {}, "train": {},
+    ...           "transfer": {"mode": "sequential"}}
+    >>> [(name, fraction, seed) for name, fraction, seed, _ in curve_runs(recipe, [0.5], [0])]
+    [('target_only', 0.5, 0), ('transfer', 0.5, 0), ('target_only', 1.0, 0), ('transfer', 1.0, 0)]
 """
 
 import copy

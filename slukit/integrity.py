@@ -141,6 +141,8 @@ def check_keras_archive(path):
             if bad is not None:
                 raise ModelDirError(f"{path}: {path.name} is damaged ({bad} fails its "
                                     "checksum); retrain the model or restore it")
+    except ModelDirError:  # a ValueError too: raised above, passed on as it is
+        raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
         if isinstance(err, FileNotFoundError):
             raise ModelDirError(f"{path}: missing") from None

@@ -27,8 +27,11 @@ instead, with the translations of `source.data.code_switch` (its dictionary,
 `from_target`, or lexicons: `slukit.data.lexicon`); the joint vocabulary holds
 every translation that may be switched in.
 
+From the command line:
+
+    $ slukit train recipes/multiatis/en_to_de_joint.yaml --set data.train_fraction=0.5
+
 Example:
-    >>> # slukit train recipes/multiatis/en_to_de_joint.yaml --set data.train_fraction=0.5
     >>> joint_recipe({"name": "x", "output": "runs/x", "transfer": {"mode": "joint_then_finetune"}},
     ...              "runs/x")["transfer"]["mode"]
     'joint'

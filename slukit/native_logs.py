@@ -8,7 +8,9 @@ points Python's `sys.stderr` at a copy of the terminal, and routes descriptor 2
 everything else on. Set `SLUKIT_NATIVE_LOGS=1` to see them.
 
 Example:
-    >>> filter_native_logs()   # doctest: +SKIP   (the CLI calls it once)
+    >>> filter_native_logs()   # doctest: +SKIP
+    >>> bool(ABSL_LINE.match(b"I0000 00:00:1.5  17 port.cc:153] oneDNN custom operations"))
+    True
 """
 
 import os

@@ -25,8 +25,8 @@ The rules for what carries over (`transfer` in the recipe):
   source model is written to `<source output>-cs-<hash>`, one per dictionary.
 
 Example:
-    >>> # slukit train recipes/multiatis/en_to_de_transfer.yaml
-    >>> # result = train_transfer(load_recipe("recipes/multiatis/en_to_de_transfer.yaml"))
+    >>> from slukit.recipe import load_recipe
+    >>> result = train_transfer(load_recipe("recipes/multiatis/en_to_de_transfer.yaml"))  # doctest: +SKIP
 """
 
 import copy
@@ -344,7 +344,11 @@ def _read_metrics(path):
 
 
 def _flat(metrics):
-    """`{"source": {"valid": m}, "valid": m}` -> `{"source valid": m, "valid": m}`."""
+    """`{"source": {"valid": m}, "valid": m}` -> `{"source valid": m, "valid": m}`.
+
+        >>> _flat({"source": {"valid": 0.9}, "valid": 0.8})
+        {'source valid': 0.9, 'valid': 0.8}
+    """
     out = {}
     for key, value in metrics.items():
         if key in ("source", "joint"):

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from slukit.models.crf import crf_negative_log_likelihood
+from slukit.models.crf import SlotCRF, crf_negative_log_likelihood
 from slukit.preprocess.preprocessor import viterbi
 
 pytestmark = pytest.mark.xdist_group("crf")
@@ -20,6 +20,19 @@ def path_score(path, emissions, start, step, end):
 def random_scores(rng, tags=3):
     return (rng.normal(size=tags).astype("float32"), rng.normal(size=(tags, tags)).astype("float32"),
             rng.normal(size=tags).astype("float32"))
+
+
+def test_slot_crf_layer_passes_probabilities_through_and_owns_the_scores():
+    from layer_test_case import run_layer_test
+
+    probs = np.random.default_rng(2).dirichlet(np.ones(4), size=(1, 3)).astype("float32")
+    layer = run_layer_test(SlotCRF, {"num_tags": 4}, {"probs": probs}, (1, 3, 4),
+                           padded_inputs={"probs": np.pad(probs, ((0, 0), (0, 2), (0, 0)))},
+                           real_steps=3)
+    assert np.allclose(np.asarray(layer(probs)), probs)
+    start, step, end = layer.scores()
+    assert start.shape == (3,) and step.shape == (3, 3) and end.shape == (3,)
+    assert layer.compute_mask(probs, np.ones((1, 3), bool)) is None
 
 
 def test_negative_log_likelihood_is_exact_on_padded_batches():

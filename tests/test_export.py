@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from slukit.errors import ModelDirError
-from slukit.export.errors import ExportError
+from slukit.errors import ExportError
 
 # One worker builds the module's models once (pytest -n 2 --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("export")

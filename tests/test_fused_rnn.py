@@ -18,6 +18,8 @@ from slukit.data.example import Example  # noqa: E402
 from slukit.models.encoders import get_encoder  # noqa: E402
 from slukit.preprocess import SLUPreprocessor  # noqa: E402
 
+from layer_test_case import run_layer_test  # noqa: E402
+
 
 def recurrent_layers(encoder):
     for bidirectional in encoder.rnns:
@@ -27,8 +29,13 @@ def recurrent_layers(encoder):
 
 @pytest.mark.parametrize("kind", ["bilstm", "gru", "highway_lstm"])
 def test_recurrent_encoders_keep_the_cudnn_settings(kind):
-    encoder = get_encoder(kind, units=4, layers=2, dropout=0.3)
-    encoder.build((None, None, 6))
+    x = np.random.default_rng(0).normal(size=(2, 3, 6)).astype("float32")
+    mask = np.array([[True, True, True], [True, True, False]])  # right-padded, as cuDNN needs
+    encoder = run_layer_test(lambda **kw: get_encoder(kind, **kw),
+                             {"units": 4, "layers": 2, "dropout": 0.3}, {"x": x, "mask": mask},
+                             (2, 3, 8), padded_inputs={"x": np.pad(x, ((0, 0), (0, 2), (0, 0))),
+                                                       "mask": np.pad(mask, ((0, 0), (0, 2)))},
+                             real_steps=3)
     layers = list(recurrent_layers(encoder))
     assert len(layers) == 4
     for layer in layers:

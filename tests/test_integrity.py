@@ -147,7 +147,8 @@ def test_the_cli_prints_one_line_for_a_damaged_model(model_copy, capsys):
 
 
 def test_tflite_metadata_is_checked(tmp_path):
-    from slukit.lite.metadata import LiteError, check_metadata
+    from slukit.errors import LiteError
+    from slukit.lite.metadata import check_metadata
 
     meta = {"format": "slukit-tflite", "format_version": 1, "signatures": [{"key": "L8", "length": 8}],
             "vocab": {"words": ["<pad>", "<unk>"], "chars": None, "intents": ["a"],

@@ -7,56 +7,68 @@ keras = pytest.importorskip("keras")
 
 from slukit.models.embeddings import CharCNNEmbedding, TokenEmbedding  # noqa: E402
 from slukit.models.encoders import ENCODERS  # noqa: E402
-from slukit.models.joint_slu import JointSLU, MaskedPooling  # noqa: E402
+from slukit.models.joint_slu import BroadcastConcat, JointSLU, MaskedPooling, TokenMask  # noqa: E402
 
-
-def roundtrip(layer):
-    """A new layer from `layer`'s config must have the same config."""
-    clone = layer.__class__.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    return clone
+from layer_test_case import run_layer_test  # noqa: E402
 
 
 def test_token_embedding_shape_mask_and_config():
-    layer = TokenEmbedding(vocab_size=10, dim=4)
     ids = np.array([[2, 3, 0, 0]])
-    out = layer(ids)
-    assert tuple(out.shape) == (1, 4, 4)
+    layer = run_layer_test(TokenEmbedding, {"vocab_size": 10, "dim": 4}, {"ids": ids}, (1, 4, 4),
+                           padded_inputs={"ids": np.pad(ids, ((0, 0), (0, 3)))}, real_steps=4)
     assert np.asarray(layer.compute_mask(ids)).tolist() == [[True, True, False, False]]
-    roundtrip(layer)
 
 
 def test_char_cnn_padding_and_config():
-    layer = CharCNNEmbedding(vocab_size=20, dim=4, filters=5, kernel_size=3)
     chars = np.array([[[3, 4, 5, 0], [6, 0, 0, 0], [0, 0, 0, 0]]])
-    out = np.asarray(layer(chars))
-    assert out.shape == (1, 3, 5)
-    assert np.allclose(out[0, 2], 0.0), "a padded token must embed to zeros"
     # Extra padding characters must not change a word's vector.
-    wider = np.concatenate([chars, np.zeros((1, 3, 3), "int32")], axis=-1)
-    assert np.allclose(np.asarray(layer(wider))[0, :2], out[0, :2], atol=1e-6)
-    roundtrip(layer)
+    wider = np.concatenate([chars, np.zeros((1, 3, 3), "int64")], axis=-1)
+    layer = run_layer_test(CharCNNEmbedding, {"vocab_size": 20, "dim": 4, "filters": 5,
+                                              "kernel_size": 3},
+                           {"char_ids": chars}, (1, 3, 5), padded_inputs={"char_ids": wider},
+                           atol=1e-6)
+    out = np.asarray(layer(chars))
+    assert np.allclose(out[0, 2], 0.0), "a padded token must embed to zeros"
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
 def test_encoder_padding_never_changes_real_outputs(name):
-    encoder = ENCODERS[name](units=8, layers=2)
     x = np.random.default_rng(0).normal(size=(1, 4, 5)).astype("float32")
     mask = np.array([[True, True, True, True]])
-    base = np.asarray(encoder(x, mask=mask))
     padded_x = np.concatenate([x, np.full((1, 3, 5), 7.0, "float32")], axis=1)
     padded_mask = np.array([[True] * 4 + [False] * 3])
-    padded = np.asarray(encoder(padded_x, mask=padded_mask))
-    assert padded.shape == (1, 7, base.shape[-1])
-    assert np.allclose(padded[:, :4], base, atol=1e-5)
-    roundtrip(encoder)
+    encoder = run_layer_test(ENCODERS[name], {"units": 8, "layers": 2}, {"x": x, "mask": mask},
+                             (1, 4, None), padded_inputs={"x": padded_x, "mask": padded_mask},
+                             real_steps=4)
+    assert np.asarray(encoder(padded_x, mask=padded_mask)).shape[:2] == (1, 7)
 
 
 def test_masked_pooling_ignores_padding():
     x = np.array([[[1.0, 2.0], [3.0, -4.0], [100.0, 100.0]]], "float32")
     mask = np.array([[True, True, False]])
-    out = np.asarray(MaskedPooling()(x, mask))
+    padded_x = np.concatenate([x, np.full((1, 2, 2), -50.0, "float32")], axis=1)
+    layer = run_layer_test(MaskedPooling, {}, {"x": x, "token_mask": mask}, (1, 4),
+                           padded_inputs={"x": padded_x,
+                                          "token_mask": np.pad(mask, ((0, 0), (0, 2)))})
+    out = np.asarray(layer(x, mask))
     assert np.allclose(out, [[2.0, -1.0, 3.0, 2.0]])
+
+
+def test_token_mask_marks_real_tokens_of_word_and_char_ids():
+    ids = np.array([[4, 2, 0]])
+    layer = run_layer_test(TokenMask, {}, {"ids": ids}, (1, 3),
+                           padded_inputs={"ids": np.pad(ids, ((0, 0), (0, 2)))}, real_steps=3)
+    assert np.asarray(layer(ids)).tolist() == [[True, True, False]]
+    chars = np.array([[[3, 1], [0, 0]]])
+    assert np.asarray(layer(chars)).tolist() == [[True, False]]
+
+
+def test_broadcast_concat_appends_the_utterance_vector_to_each_token():
+    tokens = np.arange(6, dtype="float32").reshape(1, 3, 2)
+    utterance = np.array([[9.0]], "float32")
+    layer = run_layer_test(BroadcastConcat, {}, {"tokens": tokens, "utterance": utterance},
+                           (1, 3, 3))
+    assert np.asarray(layer(tokens, utterance))[0, :, 2].tolist() == [9.0, 9.0, 9.0]
 
 
 def small_model(**kwargs):
@@ -145,13 +157,13 @@ def test_highway_gate_starts_near_the_carry():
 def test_attention_never_looks_where_it_is_not_allowed():
     from slukit.models.encoders import PerHeadAttention
 
-    layer = PerHeadAttention(dim=8, heads=2)
     x = np.random.default_rng(0).normal(size=(1, 5, 8)).astype("float32")
     forward = np.tril(np.ones((5, 5), bool))[None]  # i sees j <= i, as biattention's forward half
+    layer = run_layer_test(PerHeadAttention, {"dim": 8, "heads": 2}, {"x": x, "allowed": forward},
+                           (1, 5, 8))
     base = np.asarray(layer(x, forward))
     changed = x.copy()
     changed[0, 4] += 5.0
     out = np.asarray(layer(changed, forward))
     assert np.allclose(out[0, :4], base[0, :4], atol=1e-5)
     assert not np.allclose(out[0, 4], base[0, 4])
-    roundtrip(layer)

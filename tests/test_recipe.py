@@ -160,7 +160,7 @@ def test_unknown_key_that_abbreviates_a_key_is_completed(tmp_path):
 
 def test_unknown_key_without_a_close_match_lists_the_keys(tmp_path):
     problem = only_problem(write(tmp_path, MINIMAL + "colour: blue\n"))
-    assert problem.endswith(":4: colour: unknown key; a recipe has the keys name, data, model, train, source, transfer, tune, predict, output")
+    assert problem.endswith(":4: colour: unknown key; a recipe has the keys name, data, model, train, source, transfer, tune, predict, distill, output")
 
 
 def test_dotted_key_in_a_file_is_explained(tmp_path):
@@ -246,7 +246,7 @@ def test_tabs_are_explained(tmp_path):
 
 def test_top_level_must_be_a_mapping(tmp_path):
     problem = only_problem(write(tmp_path, "- name: demo\n"))
-    assert problem.endswith(":1: the recipe must be a mapping of keys (name, data, model, train, source, transfer, tune, predict, output), got a list")
+    assert problem.endswith(":1: the recipe must be a mapping of keys (name, data, model, train, source, transfer, tune, predict, distill, output), got a list")
 
 
 def test_missing_recipe_file(tmp_path):

@@ -104,7 +104,8 @@ def test_interrupted_run_keeps_its_progress_and_writes_no_model(tiny_data, tmp_p
 
 
 def test_one_writer_per_output_and_no_silent_replacement(tiny_data, tmp_path):
-    from slukit.train.lock import OutputLockedError, output_lock
+    from slukit.errors import OutputLockedError
+    from slukit.train.lock import output_lock
 
     recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
     with output_lock(tmp_path / "out"):  # another run holds the output

@@ -4,7 +4,7 @@ Example:
     >>> ex = Example(tokens=["play", "jazz"], tags=["O", "B-genre"],
     ...              intent="PlayMusic", source="train.jsonl:1")
     >>> ex.tokens
-    ['play', 'jazz']
+    ('play', 'jazz')
 """
 
 import dataclasses

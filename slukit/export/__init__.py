@@ -16,7 +16,7 @@ _LAZY = {
     "export_tflite": "slukit.export.tflite",
     "export_saved_model": "slukit.export.saved_model",
     "lint_tflite": "slukit.export.gpu_lint",
-    "ExportError": "slukit.export.errors",
+    "ExportError": "slukit.errors",
 }
 
 __all__ = list(_LAZY)

@@ -19,8 +19,9 @@ check is a proxy: only a run on a GPU (`shared/litert-gpu/gpu_parity.py`)
 settles it.
 
 Example:
-    >>> # findings = lint_tflite("model.tflite")
-    >>> # [f.message for f in findings if f.kind != "dequantize"]    # doctest: +SKIP
+    >>> findings = lint_tflite("model.tflite")                      # doctest: +SKIP
+    >>> [f.message for f in findings if f.kind != "dequantize"]      # doctest: +SKIP
+    []
 """
 
 import collections

@@ -21,14 +21,22 @@ Outputs: `intent [num_intents]` and `slots [L, num_tags]`, probabilities.
 Outputs at padded positions are meaningless and must be dropped.
 
 Example:
-    >>> # graph = InferenceGraph(bundle.model)
-    >>> # out = graph(word_ids=ids[:16], char_ids=chars[:16])   # doctest: +SKIP
+    >>> import numpy as np
+    >>> from slukit.data.example import Example
+    >>> from slukit.models.builder import build_model
+    >>> from slukit.preprocess import SLUPreprocessor
+    >>> pre = SLUPreprocessor.fit([Example(["hi", "there"], ["O", "O"], "greet")])
+    >>> model = build_model({"embeddings": ["word"], "encoder": "bilstm", "units": 4,
+    ...                      "layers": 1}, pre)
+    >>> out = InferenceGraph(model)(word_ids=np.array([2, 3, 0, 0], dtype="int32"))
+    >>> tuple(out["intent"].shape), tuple(out["slots"].shape)
+    ((1,), (4, 2))
 """
 
 import keras
 from keras import ops
 
-from slukit.export.errors import ExportError
+from slukit.errors import ExportError
 
 
 #: The layers of `JointSLU` that the export graph knows how to run.

@@ -47,7 +47,7 @@ import os
 import shutil
 from pathlib import Path
 
-from slukit.export.errors import ExportError
+from slukit.errors import ExportError
 
 
 def viterbi_tf(probs, lengths, start, step, end):

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slukit.export.errors import ExportError
+from slukit.errors import ExportError
 from slukit.lite.metadata import FORMAT, FORMAT_VERSION, LONG_INPUTS, metadata_path
 
 QUANTIZE = ("none", "float16", "dynamic")

@@ -7,7 +7,8 @@ Example:
     'SetAlarm'
 """
 
-from slukit.lite.metadata import LiteError, read_metadata
+from slukit.errors import LiteError
+from slukit.lite.metadata import read_metadata
 from slukit.lite.predictor import LitePredictor, windows
 
 __all__ = ["LitePredictor", "LiteError", "read_metadata", "windows"]

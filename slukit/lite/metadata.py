@@ -34,7 +34,7 @@ Example:
 import json
 from pathlib import Path
 
-from slukit.errors import SlukitError
+from slukit.errors import LiteError
 
 FORMAT = "slukit-tflite"
 FORMAT_VERSION = 1
@@ -51,12 +51,12 @@ LONG_INPUTS = {
 }
 
 
-class LiteError(SlukitError):
-    """An exported model or its metadata cannot be used as asked."""
-
-
 def metadata_path(tflite_path):
-    """`model.tflite` -> `model.json`."""
+    """The metadata file beside an exported model.
+
+        >>> metadata_path("export/model.tflite").name
+        'model.json'
+    """
     return Path(tflite_path).with_suffix(".json")
 
 

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from slukit.lite.metadata import (LiteError, check_metadata, preprocessor_from_metadata,
+from slukit.errors import LiteError
+from slukit.lite.metadata import (check_metadata, preprocessor_from_metadata,
                                   read_metadata)
 
 ACCELERATORS = ("cpu", "gpu")

@@ -247,7 +247,8 @@ class SLUPreprocessor:
         runtime all decode with these.
 
             >>> from slukit.data.example import Example
-            >>> pre = SLUPreprocessor.fit([Example(["a"], ["B-x"], "i")], slot_decoding="bio")
+            >>> pre = SLUPreprocessor.fit([Example(["a", "b"], ["B-x", "I-x"], "i")],
+            ...                           slot_decoding="bio")
             >>> start, step, end = pre.decoder()
             >>> pre.tags.tokens[1:], start.tolist()
             (['O', 'B-x', 'I-x'], [0.0, 0.0, -1000000000.0])
@@ -461,9 +462,9 @@ def viterbi(log_probs, start, step, end=None):
     keeps on-device decoding cheap.
 
         >>> import numpy as np
-        >>> lp = np.log([[0.6, 0.4], [0.6, 0.4]])
+        >>> lp = np.log([[0.6, 0.4], [0.7, 0.3]])   # greedy [0, 0]; the move 0 -> 0 costs 5
         >>> viterbi(lp, np.zeros(2), np.array([[-5.0, 0.0], [0.0, 0.0]]))
-        [1, 1]
+        [1, 0]
     """
     start, step = _scores(start), _scores(step)
     end = np.zeros(log_probs.shape[-1]) if end is None else _scores(end)

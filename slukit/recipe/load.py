@@ -263,7 +263,11 @@ class _Report:
 
 
 def _prefixes(key: str) -> list[str]:
-    """`"a.b.c"` -> `["a.b.c", "a.b", "a"]`."""
+    """Every key a dotted key lies under, itself first.
+
+        >>> _prefixes("a.b.c")
+        ['a.b.c', 'a.b', 'a']
+    """
     names = key.split(".") if key else []
     return [".".join(names[:i]) for i in range(len(names), 0, -1)]
 
@@ -704,6 +708,31 @@ def _as_choice_list(field: Field, value):
     return list(value)
 
 
+def _as_path_list(field: Field, value):
+    """A non-empty list of paths (distill.teacher_dirs); a single path is a list of one.
+
+    Example:
+        >>> _as_path_list(Field("list_of_path"), "runs/a")
+        ['runs/a']
+    """
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise _Bad(f"expected a list of paths, such as [runs/a, runs/b], got {_describe(value)}")
+    if not value:
+        raise _Bad("expected at least one path, got an empty list")
+    problems = []
+    for i, item in enumerate(value):
+        try:
+            _as_path(field, item)
+        except _Bad as bad:
+            problems.append(f"item {i + 1}: {bad}")
+    problems += [f"{_describe(item)} is listed twice" for item in _duplicates(value)]
+    if problems:
+        raise _Bad("; ".join(problems))
+    return list(value)
+
+
 def _duplicates(items) -> list:
     seen, twice = [], []
     for item in items:
@@ -719,6 +748,7 @@ _CHECKS = {
     "bool": _as_bool,
     "choice": _as_choice,
     "list_of_choice": _as_choice_list,
+    "list_of_path": _as_path_list,
 }
 
 

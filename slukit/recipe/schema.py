@@ -32,7 +32,8 @@ FORMATS = ("seqin", "tsv", "jsonl", "massive")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 MONITORS = ("joint", "intent_accuracy", "slot_f1", "sentence_accuracy")
 TUNERS = ("random", "bayesian", "hyperband")
-TYPES = ("str", "int", "float", "bool", "path", "choice", "list_of_choice", "section", "search_space")
+TYPES = ("str", "int", "float", "bool", "path", "list_of_path", "choice", "list_of_choice", "section",
+         "search_space")
 
 
 class _Required:
@@ -51,7 +52,7 @@ class Field:
 
     Args:
         type: one of `TYPES`. `path` is a string naming a file or folder;
-            `choice` is one string out of `choices`; `list_of_choice` is a
+            `list_of_path` is a non-empty list of paths; `choice` is one string out of `choices`; `list_of_choice` is a
             non-empty list of distinct strings out of `choices`; `section` is
             a mapping whose keys are `fields`; `search_space` maps dotted
             `model.`/`train.` keys to search specs (`tune.space`).
@@ -476,6 +477,44 @@ _PREDICT = _section(
                        doc="How many intents intent_ranking lists, best first."),
 )
 
+_DISTILL = _section(
+    "Distillation into one model (`slukit distill`; `slukit train` does the same on a recipe with "
+    "this section): several teachers, trained from this recipe with other seeds or given as model "
+    "directories, and one student of this recipe's model, trained on the gold labels and on the "
+    "teachers' averaged intent and tag probabilities. The student's model directory is a normal "
+    "one; its metadata.json records the teachers and the teacher ensemble's own metrics. Costs "
+    "the teachers' trainings plus one. Not with source (transfer), streamed training data, "
+    "train.distribute or slukit tune. See docs/models.md.",
+    nullable=True,
+    teachers=Field(
+        "int", nullable=True, default=None, min=1, required_unless="teacher_dirs",
+        excludes=("teacher_dirs",),
+        doc="Train this many teachers from this recipe (without its distill section), with seeds "
+            "train.seed+1 ... train.seed+N, each a model directory teachers_output/seed<k>. A "
+            "finished teacher directory there is reused, so a stopped run can be started again."),
+    teacher_dirs=Field(
+        "list_of_path", nullable=True, default=None,
+        doc="Existing model directories used as teachers, as they are (relative paths are "
+            "relative to the current directory, like source.model_dir). Any encoder or size; "
+            "their labels are matched to this recipe's by name, and their data section must name "
+            "the same train, valid and test files."),
+    teachers_output=Field(
+        "path", nullable=True, default=None,
+        doc="Where the teachers of distill.teachers are written. null: <output>.teachers "
+            "beside the student's model directory."),
+    weight=Field(
+        "float", default=0.5, min=0, max=1,
+        doc="The loss is (1 - weight) x the usual loss on the gold labels (with "
+            "train.label_smoothing, or the CRF's) + weight x the cross-entropy against the "
+            "teachers' averaged probabilities, for the intent and for each slot tag (padding "
+            "excluded). 0: the gold labels only; 1: the teachers only."),
+    temperature=Field(
+        "float", default=1.0, min=0, exclusive_min=True,
+        doc="Softens the teachers' and the student's distributions in the soft term "
+            "(probabilities raised to 1/temperature and renormalised; the term is scaled by "
+            "temperature squared). 1: as they are."),
+)
+
 SCHEMA: dict[str, Field] = {
     "name": Field("str", default=REQUIRED, doc="The run's name; outputs go to runs/<name> by default."),
     "data": _DATA,
@@ -485,6 +524,7 @@ SCHEMA: dict[str, Field] = {
     "transfer": _TRANSFER,
     "tune": _TUNE,
     "predict": _PREDICT,
+    "distill": _DISTILL,
     "output": Field("path", nullable=True, default=None,
                     doc="Where the trained model and reports are written. null: runs/<name>."),
 }

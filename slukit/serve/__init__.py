@@ -17,20 +17,16 @@ socket; each loads its own model, and /metrics sums over them
 (prometheus-client's multiprocess mode).
 
 Example:
-    >>> # serve("export/atis.tflite", port=8080, workers=2)
+    >>> serve("export/atis.tflite", port=8080, workers=2)   # doctest: +SKIP
 """
 
 import json
 import os
 
-from slukit.errors import SlukitError
+from slukit.errors import ServeError
 
 #: The environment variable that hands the settings to spawned workers.
 SETTINGS_ENV = "SLUKIT_SERVE_SETTINGS"
-
-
-class ServeError(SlukitError):
-    """The service cannot start as asked."""
 
 
 def require_serving_stack():

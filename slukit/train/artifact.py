@@ -19,7 +19,11 @@ directory that looks like a finished model. Every loader checks it first
 error naming the file.
 
 Example:
-    >>> # write_model_dir("runs/demo", lambda tmp: ...); bundle = load_model_dir("runs/demo")
+    >>> import tempfile
+    >>> is_model_dir(Path(tempfile.mkdtemp()))    # a folder without the files
+    False
+    >>> write_model_dir("runs/demo", lambda tmp: ...)   # doctest: +SKIP
+    >>> bundle = load_model_dir("runs/demo")           # doctest: +SKIP
 """
 
 import dataclasses

@@ -217,6 +217,8 @@ class Checkpoint:
             return
         try:
             self._restore(model, monitor, optimizer)
+        except SlukitError:  # a ValueError too: `_restore`'s own message is passed on as it is
+            raise
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
             raise self._damaged(self.folder, f"unreadable ({type(err).__name__}: "
                                 f"{str(err)[:120]})") from None

@@ -1,7 +1,15 @@
 """Runs a `JointSLU` over many utterances, batched by length, and decodes labels.
 
 Example:
-    >>> # intents, tags, probs = predict_labels(model, preprocessor, examples)
+    >>> from slukit.data.example import Example
+    >>> from slukit.models.builder import build_model
+    >>> from slukit.preprocess import SLUPreprocessor
+    >>> examples = [Example(["hi", "there"], ["O", "O"], "greet")]
+    >>> pre = SLUPreprocessor.fit(examples, embeddings=["word"])
+    >>> model = build_model({"embeddings": ["word"], "encoder": "bilstm", "units": 4,
+    ...                      "layers": 1}, pre)
+    >>> predict_labels(model, pre, examples)
+    (['greet'], [['O', 'O']])
 """
 
 import numpy as np

@@ -22,13 +22,9 @@ import contextlib
 import os
 from pathlib import Path
 
-from slukit.errors import SlukitError
+from slukit.errors import OutputLockedError
 
 SUFFIX = ".lock"
-
-
-class OutputLockedError(SlukitError):
-    """Another run is writing the same output."""
 
 
 def lock_path(output):

@@ -5,8 +5,10 @@ ignores a padding class (slot label 0) so padded positions add nothing to the me
 
 Example:
     >>> loss = SmoothedSparseCrossentropy(label_smoothing=0.1, ignore_class=0)
-    >>> # model.compile(loss={"intent": SmoothedSparseCrossentropy(0.1), "slots": loss})
-    >>> # or, as the trainer does: model.compile(loss=joint_losses(0.1))
+    >>> loss.ignore_class
+    0
+    >>> sorted(joint_losses(0.1))    # the trainer compiles with these
+    ['intent', 'slots']
 """
 
 import keras

@@ -127,9 +127,11 @@ def make_optimizer(train_cfg, learning_rate=None):
         learning_rate=learning_rate or train_cfg["learning_rate"], clipnorm=5.0)
 
 
-def compile_model(model, train_cfg, learning_rate=None):
-    losses = joint_losses(train_cfg["label_smoothing"])
-    losses["slots"] = slot_loss(model, losses["slots"])  # a CRF's own loss (model.slot_decoder)
+def compile_model(model, train_cfg, learning_rate=None, losses=None):
+    """Compiles with the recipe's losses, or `losses` (`{"intent", "slots"}`) when given."""
+    if losses is None:
+        losses = joint_losses(train_cfg["label_smoothing"])
+        losses["slots"] = slot_loss(model, losses["slots"])  # a CRF's own loss (model.slot_decoder)
     model.compile(
         optimizer=make_optimizer(train_cfg, learning_rate),
         loss=losses,
@@ -167,7 +169,9 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
 
     distribution = distribution or Distribution()
     distribution.check_batch_size(train_cfg["batch_size"])
-    if hasattr(train_examples, "training_batches"):  # several data sets mixed (slukit.joint)
+    # Training sets of their own: several data sets mixed (slukit.joint), soft targets
+    # (slukit.distill, which also brings its `training_losses`).
+    if hasattr(train_examples, "training_batches"):
         batches, lengths = train_examples.training_batches(preprocessor, train_cfg)
     elif isinstance(train_examples, TrainStream):  # read from its file at every epoch
         batches = make_stream_pydataset(train_examples, preprocessor, train_cfg["batch_size"],
@@ -218,7 +222,9 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         if frozen:
             reporter.info(f"epochs {max(start, first) + 1}-{end}: {', '.join(frozen)} frozen")
         with distribution.scope():
-            compile_model(model, train_cfg, learning_rate)
+            compile_model(model, train_cfg, learning_rate,
+                          losses=(train_examples.training_losses(model, train_cfg)
+                                  if hasattr(train_examples, "training_losses") else None))
         if restore:
             resume_state(model, checkpoint, monitor, distribution, mid_phase=first > start)
             restore = False
@@ -444,7 +450,8 @@ def train_recipe(recipe, output=None, reporter=None, resume=False, force=False):
     """Trains the recipe's model and writes its model directory.
 
     A recipe with a `source` section is a transfer recipe and goes to
-    `slukit.transfer.train_transfer`.
+    `slukit.transfer.train_transfer`; one with a `distill` section goes to
+    `slukit.distill.distill_recipe` (teachers, then the student).
 
     Args:
         recipe: a validated, resolved recipe dict (`slukit.recipe.load_recipe`).
@@ -468,6 +475,11 @@ def train_recipe(recipe, output=None, reporter=None, resume=False, force=False):
     reporter = reporter or Reporter()
     # First: a multi-worker strategy must exist before TensorFlow runs anything.
     distribution = get_distribution(recipe["train"])
+    if recipe.get("distill"):
+        from slukit.distill import distill_recipe
+
+        return distill_recipe(recipe, output=output, reporter=reporter, resume=resume,
+                              force=force)
     if recipe.get("source"):
         from slukit.transfer import train_transfer
 

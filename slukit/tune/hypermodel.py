@@ -7,9 +7,13 @@ batches, validation scoring, early stopping on the tune objective, the best
 epoch's weights kept) and returns the validation scores of the best epoch.
 
 Example:
-    >>> # hypermodel = SLUHyperModel(recipe, splits)
-    >>> # tuner = keras_tuner.RandomSearch(hypermodel, objective=keras_tuner.Objective(
-    >>> #     "val_joint", "max"), max_trials=20, directory="runs/x-tune", project_name="search")
+    >>> import keras_tuner
+    >>> hypermodel = SLUHyperModel(recipe, splits)                      # doctest: +SKIP
+    >>> tuner = keras_tuner.RandomSearch(hypermodel, objective=keras_tuner.Objective(
+    ...     "val_joint", "max"), max_trials=20, directory="runs/x-tune",
+    ...     project_name="search")                                      # doctest: +SKIP
+    >>> objective_name("slot_f1")
+    'val_slot_f1'
 """
 
 import copy
@@ -29,7 +33,11 @@ PREPROCESSOR_KEYS = ("embeddings", "lowercase", "min_word_count", "max_word_char
 
 
 def objective_name(objective: str) -> str:
-    """The name keras-tuner tracks a `tune.objective` under: `joint` -> `val_joint`."""
+    """The name keras-tuner tracks a `tune.objective` under.
+
+        >>> objective_name("joint")
+        'val_joint'
+    """
     return f"val_{objective}"
 
 
@@ -46,7 +54,8 @@ class SLUHyperModel(keras_tuner.HyperModel):
         reporter: prints each trial's epochs; default: silent.
 
     Example:
-        >>> # model = SLUHyperModel(recipe, splits).build(keras_tuner.HyperParameters())
+        >>> model = SLUHyperModel(recipe, splits).build(
+        ...     keras_tuner.HyperParameters())                          # doctest: +SKIP
     """
 
     def __init__(self, recipe, splits, reporter=None):

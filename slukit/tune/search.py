@@ -18,10 +18,10 @@ with `KERASTUNER_TUNER_ID=chief` (and `KERASTUNER_ORACLE_IP`,
 are done; each worker (`KERASTUNER_TUNER_ID=tuner0`, `tuner1`, ...) runs trials.
 
 Example:
-    >>> # from slukit.recipe import load_recipe
-    >>> # result = tune_recipe(load_recipe("recipes/atis/tune_broad.yaml"))
-    >>> # result.best_recipe_path
-    >>> # PosixPath('runs/atis-tune-broad-tune/best_recipe.yaml')
+    >>> from slukit.recipe import load_recipe
+    >>> result = tune_recipe(load_recipe("recipes/atis/tune_broad.yaml"))   # doctest: +SKIP
+    >>> result.best_recipe_path                                           # doctest: +SKIP
+    PosixPath('runs/atis-tune-broad-tune/best_recipe.yaml')
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def check_tunable(recipe) -> None:
     if recipe.get("source"):
         raise RecipeError("tune: a transfer recipe (one with a `source` section) cannot be searched; "
                           "search the target-only recipe, then add `source` to the best recipe")
+    if recipe.get("distill"):
+        raise RecipeError("tune: distill does not support slukit tune (a recipe with a `distill` "
+                          "section); search the recipe without it, then distill the best recipe")
     if not recipe["data"].get("builtin") and not recipe["data"].get("valid"):
         raise RecipeError("data.valid: slukit tune ranks trials on validation data; the recipe has none")
     if recipe["train"].get("distribute") == "multi_worker":
