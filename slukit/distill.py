@@ -69,7 +69,7 @@ class DistillData(EncodedData):
 
 class DistillTrainSet:
     """The student's training examples with their soft targets, as `trainer.fit` takes
-    them (its `training_batches` and `losses` hooks)."""
+    them (its `training_batches` and `training_losses` hooks)."""
 
     def __init__(self, examples, soft, distill_cfg):
         self.examples = list(examples)
@@ -87,7 +87,7 @@ class DistillTrainSet:
                                  max_steps=train_cfg.get("max_steps_per_epoch", 0))
         return batches, data.lengths
 
-    def losses(self, model, train_cfg):
+    def training_losses(self, model, train_cfg):
         from slukit.train.distill_loss import distill_losses
 
         return distill_losses(model, train_cfg, self.distill_cfg)

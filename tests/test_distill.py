@@ -97,6 +97,48 @@ def test_with_a_crf_the_soft_term_is_added_to_the_crf_likelihood():
     assert keras.ops.convert_to_numpy(crf.transitions).any()
 
 
+@pytest.mark.parametrize("max_steps", [0, 3])
+def test_soft_targets_ride_with_their_utterances_through_bucketed_batches(max_steps):
+    from slukit.data.demo import builtin_path
+    from slukit.data.readers import read_examples
+    from slukit.distill import DistillTrainSet, SoftTargets
+    from slukit.preprocess import SLUPreprocessor
+
+    examples = read_examples(builtin_path("demo-en", "train"))[:90]
+    pre = SLUPreprocessor.fit(examples)
+    n, intents, tags = len(examples), len(pre.intents), len(pre.tags)
+    # Each utterance's soft targets name it: entry 0 holds its index.
+    soft_intents = np.zeros((n, intents), "float32")
+    soft_intents[:, 0] = np.arange(n) / n
+    soft_tags = [np.full((len(ex.tokens), tags), (i + 1) / n, "float32") for i, ex in enumerate(examples)]
+    train_set = DistillTrainSet(examples, SoftTargets(soft_intents, soft_tags), {})
+    cfg = {"batch_size": 8, "seed": 0, "word_dropout": 0.5, "min_steps_per_epoch": 0,
+           "max_steps_per_epoch": max_steps}
+    batches, lengths = train_set.training_batches(pre, cfg)
+    assert lengths == [len(ex.tokens) for ex in examples]
+    seen, dropped = set(), 0
+    for _ in range(2):
+        for b in range(len(batches)):
+            inputs, labels = batches[b]
+            length = inputs["word_ids"].shape[1]
+            assert labels["intent"].shape == (8, 1 + intents)
+            assert labels["slots"].shape == (8, length, 1 + tags)
+            for row in range(8):
+                i = int(round(labels["intent"][row, 1] * n))
+                ex = examples[i]
+                seen.add(i)
+                assert labels["intent"][row, 0] == pre.encode_intent(ex.intent)
+                real = len(ex.tokens)
+                np.testing.assert_array_equal(labels["slots"][row, :real, 0], pre.encode_tags(ex.tags))
+                np.testing.assert_allclose(labels["slots"][row, :real, 1:], (i + 1) / n)
+                assert not labels["slots"][row, real:].any()  # padding: gold 0, no distribution
+                clean = pre.encode_inputs(ex.tokens)["word_ids"]
+                dropped += int((inputs["word_ids"][row, :real] != clean).sum())
+        batches.on_epoch_end()
+    assert dropped > 0  # word dropout changed the inputs, not the targets
+    assert len(seen) > n // 2
+
+
 def test_teacher_labels_are_remapped_by_name():
     from slukit.distill import label_map, remap
 
@@ -236,13 +278,23 @@ def test_distill_trains_two_teachers_and_a_normal_student_that_exports(tmp_path)
         train_teachers(load_recipe(recipe, ["distill.teachers=2", "model.units=16"]), student,
                        Reporter(quiet=True))
 
-    # `slukit train` on a recipe with teacher_dirs: a CRF student with label smoothing.
+    # Training a recipe with teacher_dirs (as `slukit train` does): a CRF student with label
+    # smoothing.
     crf = tiny_recipe(tmp_path / "crf.yaml", seed=2,
                       model=TINY_MODEL.replace("max_word_chars: 8", "max_word_chars: 8, "
                                                "slot_decoder: crf"),
                       distill=f"distill: {{teacher_dirs: [{teachers[0]}, {teachers[1]}], "
                               "weight: 0.7, temperature: 2.0}\n")
-    assert main(["train", str(crf), "--output", str(tmp_path / "crf-student"), "--quiet"]) == 0
+    from slukit.models.crf import CRFLoss
+    from slukit.train.distill_loss import DistillationLoss
+    from slukit.train.trainer import train_recipe
+
+    result = train_recipe(load_recipe(crf), output=tmp_path / "crf-student",
+                          reporter=Reporter(quiet=True))
+    losses = result.model.loss  # what the student was compiled with
+    assert isinstance(losses["slots"], DistillationLoss) and losses["slots"].weight == 0.7
+    assert isinstance(losses["slots"].gold_loss, CRFLoss)
+    assert losses["intent"].gold_loss.label_smoothing == 0.1
     meta = verify_model_dir(tmp_path / "crf-student")
     assert meta["distill"]["weight"] == 0.7 and meta["distill"]["temperature"] == 2.0
     assert meta["distill"]["ensemble"] == record["ensemble"]  # the same teachers, the same data

@@ -165,7 +165,7 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
     distribution = distribution or Distribution()
     distribution.check_batch_size(train_cfg["batch_size"])
     # Training sets of their own: several data sets mixed (slukit.joint), soft targets
-    # (slukit.distill, which also brings its `losses`).
+    # (slukit.distill, which also brings its `training_losses`).
     if hasattr(train_examples, "training_batches"):
         batches, lengths = train_examples.training_batches(preprocessor, train_cfg)
     elif isinstance(train_examples, TrainStream):  # read from its file at every epoch
@@ -218,8 +218,8 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
             reporter.info(f"epochs {max(start, first) + 1}-{end}: {', '.join(frozen)} frozen")
         with distribution.scope():
             compile_model(model, train_cfg, learning_rate,
-                          losses=(train_examples.losses(model, train_cfg)
-                                  if hasattr(train_examples, "losses") else None))
+                          losses=(train_examples.training_losses(model, train_cfg)
+                                  if hasattr(train_examples, "training_losses") else None))
         if restore:
             resume_state(model, checkpoint, monitor, distribution, mid_phase=first > start)
             restore = False
