@@ -30,7 +30,7 @@ def main(argv=None):
     sys.path.insert(0, str(ROOT))
     from slukit.data.readers import read_examples
     from slukit.export import export_tflite
-    from slukit.export.tflite import joined_pairs
+    from slukit.export.parity import joined_pairs
     from slukit.lite import LitePredictor
     from slukit.predict import Predictor
 

@@ -204,7 +204,7 @@ def test_default_export_answers_long_input_like_slukit_predict(exported, tmp_pat
         assert_same_prediction(got, ref, tol=1e-4)
 
     # Over 64 tokens: windowed, and the parity check says how many were.
-    from slukit.export.tflite import check_parity
+    from slukit.export.parity import check_parity
     from slukit.train.artifact import load_model_dir
 
     parity = check_parity(load_model_dir(model_dir), lite, [t.split() for t in joined[:3]]

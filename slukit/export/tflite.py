@@ -33,13 +33,14 @@ import datetime
 import json
 import math
 import os
-import random
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from slukit.export.gpu_check import gpu_check
+from slukit.export.parity import FP32_TOLERANCE, check_parity, joined_pairs, parity_sample
 from slukit.errors import ExportError
 from slukit.lite.metadata import FORMAT, FORMAT_VERSION, LONG_INPUTS, metadata_path
 
@@ -100,21 +101,6 @@ def default_max_length(model_dir):
 def training_length(model_dir):
     """The longest signature of a default export (kept for callers of earlier versions)."""
     return default_max_length(model_dir)
-
-#: fp32 exports whose probabilities differ from Keras by more than this fail.
-FP32_TOLERANCE = 1e-3
-
-FLOAT16_NOTE = ("float16 weights are stored as fp16 and expanded by DEQUANTIZE ops, which "
-                "LiteRT's GPU accelerator (ai-edge-litert 2.3.0) rejects: this file runs on "
-                "the CPU, or with HardwareAccelerator.GPU | CPU split between the two. An fp32 "
-                "export already computes in fp16 on that GPU (relative error 2e-4). Android's "
-                "OpenCL GPU delegate is documented to take float16-weight models; not run here.")
-
-STATIC_NOTE = ("Static checks only: builtin ops, 1-D GATHER indices, no DEQUANTIZE, STRIDED_SLICE "
-               "<= v2, no 4-D TRANSPOSE, no op taking one computed tensor twice. "
-               "Analyzer(gpu_compatibility=True) called models compatible that the accelerator "
-               "rejected; whether the GPU takes the whole graph, its fp16 error and its speed are "
-               "settled only by a run on a GPU (shared/litert-gpu/gpu_parity.py).")
 
 
 def normalize_lengths(lengths):
@@ -208,138 +194,6 @@ def convert(saved_model_dir, keys, quantize):
         first = str(err).strip().splitlines()[:3]
         raise ExportError("TFLite conversion failed (builtin ops only): "
                           + " ".join(first)) from None
-
-
-# --- checks -------------------------------------------------------------------------
-
-def summarize_findings(findings, examples=3):
-    """One line per kind of finding: count, op, message and where the first ones are."""
-    groups = {}
-    for f in findings:
-        groups.setdefault((f.kind, f.op, f.message), []).append(f)
-    lines = []
-    for (_, op, message), group in groups.items():
-        where = ", ".join(f"subgraph {f.subgraph} op {f.op_index}" for f in group[:examples])
-        more = ", ..." if len(group) > examples else ""
-        lines.append(f"{len(group)} x {op}: {message} (at {where}{more})")
-    return lines
-
-
-def gpu_check(content, quantize, analyzer=True):
-    """Lint findings split into errors and warnings, plus the analyzer's text."""
-    from slukit.export.gpu_lint import analyzer_report, analyzer_verdict, lint_tflite
-
-    findings = lint_tflite(content)
-    errors = summarize_findings([f for f in findings
-                                 if not (f.kind == "dequantize" and quantize == "float16")])
-    warnings = summarize_findings([f for f in findings
-                                   if f.kind == "dequantize" and quantize == "float16"])
-    result = {"errors": errors, "warnings": warnings, "findings": len(findings),
-              "note": STATIC_NOTE}
-    if quantize == "float16":
-        result["float16"] = FLOAT16_NOTE
-    if analyzer:
-        text = analyzer_report(content)
-        result["analyzer_verdict"] = analyzer_verdict(text)
-        result["analyzer_summary"] = [line.strip() for line in text.splitlines()
-                                      if "GPU" in line or "gpu" in line]
-        result["analyzer_text"] = text
-    return result
-
-
-def parity_sample(bundle, texts=None, limit=200, seed=0):
-    """Token lists to compare on: `texts`, else the recipe's test (or valid, train) split,
-    else random vocabulary words. Returns `(token lists, source)`."""
-    if texts is not None:
-        return [[s[0] for s in bundle.preprocessor.tokenize(t)] for t in texts], "given texts"
-    try:
-        from itertools import islice
-
-        from slukit.data.load import load_splits
-
-        splits = load_splits(bundle.recipe, stream=True)  # a large train file is not loaded
-        for split in ("test", "valid", "train"):
-            if splits.get(split):
-                return [list(ex.tokens) for ex in islice(splits[split], limit)], f"{split} split"
-    except Exception:  # data moved or unreadable: fall back to random words
-        pass
-    pre = bundle.preprocessor
-    table = pre.words.tokens[2:] if pre.words is not None else pre.chars.tokens[2:]
-    rng = random.Random(seed)
-    return [[rng.choice(table) for _ in range(rng.randint(1, 12))] for _ in range(limit)], \
-        "random vocabulary words"
-
-
-def joined_pairs(token_lists, limit=100):
-    """Long inputs for the parity check: consecutive utterances joined in pairs.
-
-    Example:
-        >>> joined_pairs([["a"], ["b", "c"], ["d"]])
-        [['a', 'b', 'c']]
-    """
-    pairs = [a + b for a, b in zip(token_lists[0::2], token_lists[1::2])]
-    return pairs[:limit]
-
-
-def check_parity(bundle, lite, token_lists):
-    """Keras (the whole utterance in one pass) vs the .tflite (one signature, or windows of
-    the longest one for an utterance longer than it) on each token list.
-
-    Agreements and probability differences are those of the utterances that fit a
-    signature; the windowed ones (`windowed`) are counted and their agreement is reported
-    apart (`windowed_agreement`), since a window sees only part of the utterance.
-    """
-    from slukit.data.batching import EncodedData
-    from slukit.data.example import Example
-    from slukit.train.inference import predict_probs
-
-    pre = bundle.preprocessor
-    token_lists = [list(t) for t in token_lists]
-    if not token_lists:
-        return {"utterances": 0, "windowed": 0}
-    data = EncodedData(pre, [Example(t, [], "") for t in token_lists], labels=False)
-    ref_intents, ref_tags = predict_probs(bundle.model, data)
-    counts = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # windowed -> n, intent, tags, decoded
-    intent_diffs, slot_diffs = [0.0], [0.0]
-    times = []
-    for tokens, encoded, ri, rt in zip(token_lists, data.inputs, ref_intents, ref_tags):
-        windowed = len(tokens) > lite.max_length
-        start = time.perf_counter()
-        li, lt = lite.run_encoded(encoded)
-        if not windowed:
-            times.append(time.perf_counter() - start)
-        c = counts[windowed]
-        c[0] += 1
-        c[1] += int(np.argmax(li) == np.argmax(ri))
-        if len(rt):
-            c[2] += int(np.array_equal(np.argmax(lt[:, 1:], -1), np.argmax(rt[:, 1:], -1)))
-            c[3] += int(pre.decode_tags(lt) == pre.decode_tags(rt))
-        else:
-            c[2] += 1
-            c[3] += 1
-        if not windowed:
-            intent_diffs.append(float(np.max(np.abs(li - ri))))  # NaN propagates
-            if len(rt):
-                slot_diffs.append(float(np.max(np.abs(lt - rt))))
-    fit = counts[False]
-    report = {
-        "utterances": len(token_lists),
-        "windowed": counts[True][0],
-        "longest_signature": lite.max_length,
-        # agreement where the .tflite sees the whole utterance, as Keras does
-        "intent_agreement": fit[1] / fit[0] if fit[0] else None,
-        "tag_agreement": fit[2] / fit[0] if fit[0] else None,
-        "decoded_tag_agreement": fit[3] / fit[0] if fit[0] else None,
-        "max_abs_diff_intent": float(np.max(intent_diffs)),
-        "max_abs_diff_slots": float(np.max(slot_diffs)),
-    }
-    if counts[True][0]:
-        w = counts[True]
-        report["windowed_agreement"] = {"utterances": w[0], "intent": w[1] / w[0],
-                                        "tags": w[2] / w[0], "decoded_tags": w[3] / w[0]}
-    if times:
-        report["median_ms_per_utterance"] = round(1e3 * float(np.median(times)), 4)
-    return report
 
 
 # --- metadata -----------------------------------------------------------------------
