@@ -52,7 +52,7 @@ def main(argv=None):
     sys.path.insert(0, str(ROOT))
     from slukit.recipe import load_recipe
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     distill = [f"distill.teacher_dirs={json.dumps(teachers)}", "distill.teachers=null"]
     students = []

@@ -143,7 +143,7 @@ def markdown(results, command):
 def write_curve(results, folder):
     """`massive_en_de_curve.csv` and, with matplotlib, `docs/img/massive_en_de_curve.png`
     (German only against transfer, as `slukit curve` draws them)."""
-    from slukit.curve import plot, summarize, write_csv
+    from slukit.workflows.curve import plot, summarize, write_csv
 
     rows = [{"mode": "target_only" if r["mode"] == "german_only" else "transfer",
              "fraction": r["fraction"], "seed": r["seed"], "train_utterances": r["train_utterances"],

@@ -37,7 +37,7 @@ def main(argv=None):
     sys.path.insert(0, str(ROOT))
     from slukit.recipe import load_recipe
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     rows = []
     for recipe_path in args.recipes:

@@ -69,7 +69,7 @@ def row_specs():
 def plan(datasets, rows, seeds, overrides, runs_dir):
     """`[(dataset, row, seed, recipe, path)]` for every run asked for; rows that a dataset has
     no recipe for are left out (and said so)."""
-    from slukit.curve import same_settings
+    from slukit.workflows.curve import same_settings
     from slukit.recipe import load_recipe
 
     specs, out, skipped = row_specs(), [], []
@@ -169,7 +169,7 @@ def main(argv=None):
     os.environ["SLUKIT_DATA"] = args.data
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(ROOT))
-    from slukit.curve import finished_run, run_point
+    from slukit.workflows.curve import finished_run, run_point
 
     runs, skipped = plan(args.datasets, rows, args.seeds, args.overrides, Path(args.runs))
     for name in skipped:

@@ -73,7 +73,7 @@ def main(argv=None):
     for seed in seeds:
         out = runs / f"{best_name}-seed{seed}"
         if not args.from_runs:
-            from slukit.train.trainer import train_recipe
+            from slukit.workflows.train import train_recipe
 
             train_recipe(load_recipe(best_path, [f"train.seed={seed}"]), output=out, reporter=Reporter(),
                          force=True)  # the benchmark owns its run folders

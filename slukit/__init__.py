@@ -20,7 +20,7 @@ _LAZY = {
     "Example": "slukit.data.example",
     "read_examples": "slukit.data.readers",
     "load_recipe": "slukit.recipe.load",
-    "train_recipe": "slukit.train.trainer",
+    "train_recipe": "slukit.workflows.train",
     "load_model_dir": "slukit.train.artifact",
     "Predictor": "slukit.predict",
     "evaluate_model_dir": "slukit.evaluate",

@@ -305,7 +305,7 @@ def cmd_train(args):
         read_tf_config()  # a missing or malformed TF_CONFIG fails before TensorFlow loads
     quiet_backend_logs()
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     train_recipe(recipe, output=args.output, reporter=Reporter(quiet=args.quiet),
                  resume=args.resume, force=args.force)
@@ -404,7 +404,7 @@ def cmd_curve(args):
 
         raise SlukitError(f"--seeds: expected at least 1, got {args.seeds}")
     quiet_backend_logs()
-    from slukit.curve import curve_runs, plot, run_curve, smallest_matching_fraction, summarize
+    from slukit.workflows.curve import curve_runs, plot, run_curve, smallest_matching_fraction, summarize
     from slukit.train.progress import Reporter
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None

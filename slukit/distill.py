@@ -246,7 +246,7 @@ def train_teachers(recipe, output, reporter):
 
     from slukit.train.artifact import RECIPE_FILE, is_model_dir
     from slukit.train.checkpoint import checkpoint_path
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.monolingual import train_monolingual
 
     root = teachers_output(recipe, output)
     seed, count = recipe["train"]["seed"], recipe["distill"]["teachers"]
@@ -269,7 +269,7 @@ def train_teachers(recipe, output, reporter):
         else:
             reporter.stage(f"teacher {k - seed} of {count} (seed {k})")
             resume = checkpoint_path(directory).is_dir()  # an interrupted teacher goes on
-            train_recipe(wanted, output=directory, reporter=reporter, resume=resume)
+            train_monolingual(wanted, output=directory, reporter=reporter, resume=resume)
             _free_memory()
         dirs.append(directory)
     return dirs
@@ -347,13 +347,13 @@ def distill_recipe(recipe, output=None, reporter=None, resume=False, force=False
     section; writes the student's model directory. Returns a `TrainResult` whose
     `metadata` holds the `distill` entry.
 
-    Args: as `slukit.train.trainer.train_recipe` (`resume` and `force` apply to the
+    Args: as `slukit.workflows.train.train_recipe` (`resume` and `force` apply to the
     student; a teacher is always resumed from its checkpoint, or reused when finished).
     """
     from slukit.train.artifact import check_output
     from slukit.train.distribute import get_distribution
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import may_replace, output_guard
+    from slukit.workflows.steps import may_replace, output_guard
 
     reporter = reporter or Reporter()
     if not recipe.get("distill"):
@@ -380,9 +380,10 @@ def distill_recipe(recipe, output=None, reporter=None, resume=False, force=False
 def _distill(recipe, output, dirs, reporter, resume, force, distribution):
     from slukit.data.stream import TrainStream
     from slukit.models.builder import build_model, load_word_vectors
-    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
-                                      describe_model, fit, fit_preprocessor, load_data, metadata,
-                                      save_run, score_splits, set_seed)
+    from slukit.train.trainer import fit, set_seed
+    from slukit.workflows.steps import (TrainResult, calibrate, check_word_vectors, checkpointing,
+                                        describe_model, fit_preprocessor, load_data, metadata,
+                                        save_run, score_splits)
 
     train_cfg, model_cfg, cfg = recipe["train"], recipe["model"], recipe["distill"]
     check_word_vectors(model_cfg)

@@ -73,7 +73,7 @@ def trained_model_dir(tmp_path_factory):
     """A model directory trained once per test session on the built-in demo data."""
     from slukit.recipe import load_recipe
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     base = tmp_path_factory.mktemp("trained")
     recipe_path = base / "recipe.yaml"

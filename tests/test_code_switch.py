@@ -9,7 +9,7 @@ from slukit.data.example import Example
 from slukit.errors import RecipeError
 from slukit.recipe import load_recipe
 from slukit.train.progress import Reporter
-from slukit.train.trainer import train_recipe
+from slukit.workflows.train import train_recipe
 
 EN = [(["fly", "to", "boston"], ["O", "O", "B-toloc"], "flight"),
       (["fares", "to", "denver"], ["O", "O", "B-toloc"], "airfare"),

@@ -85,7 +85,7 @@ def test_learned_transitions_change_the_decoded_tags():
 def crf_model_dir(tmp_path_factory, request):
     from slukit.recipe import load_recipe
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     base = tmp_path_factory.mktemp("crf")
     recipe = base / "crf.yaml"

@@ -248,7 +248,7 @@ def test_distill_trains_two_teachers_and_a_normal_student_that_exports(tmp_path)
     from slukit.data.load import load_splits
     from slukit.distill import ensemble_metrics, load_teacher
     from slukit.recipe import load_recipe
-    from slukit.train.trainer import fit_preprocessor
+    from slukit.workflows.steps import fit_preprocessor
 
     loaded = load_recipe(recipe)
     splits = load_splits(loaded)
@@ -287,7 +287,7 @@ def test_distill_trains_two_teachers_and_a_normal_student_that_exports(tmp_path)
                               "weight: 0.7, temperature: 2.0}\n")
     from slukit.models.crf import CRFLoss
     from slukit.train.distill_loss import DistillationLoss
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     result = train_recipe(load_recipe(crf), output=tmp_path / "crf-student",
                           reporter=Reporter(quiet=True))

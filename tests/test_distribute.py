@@ -82,7 +82,7 @@ def test_mirrored_on_the_cpu_gives_a_normal_model_directory(tiny_data, tmp_path)
     from slukit.recipe import load_recipe
     from slukit.train.artifact import load_model_dir
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_data),
                          ["train.distribute=mirrored", "train.epochs=2"])
@@ -156,7 +156,7 @@ def test_reading_tf_config_imports_no_tensorflow():
 def test_multi_worker_transfer_needs_a_trained_source(tiny_data, tmp_path, monkeypatch):
     from slukit.recipe import load_recipe
     from slukit.train.progress import Reporter
-    from slukit.transfer import train_transfer
+    from slukit.workflows.transfer import train_transfer
 
     two_workers = Distribution("multi_worker", None, True, 2, "worker 0")
     monkeypatch.setattr("slukit.train.distribute.get_distribution", lambda cfg: two_workers)

@@ -45,7 +45,7 @@ def models(tmp_path_factory):
     from slukit.recipe import load_recipe
     from slukit.train.artifact import load_model_dir, write_model_dir
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     base = tmp_path_factory.mktemp("export-models")
     recipe_path = base / "tiny.yaml"

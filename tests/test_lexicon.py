@@ -163,7 +163,7 @@ def test_recipe_code_switches_with_a_lexicon_only(tmp_path):
 def test_joint_code_switches_every_source_batch_with_the_lexicon(tmp_path):
     from test_transfer import run, transfer_recipe
     from slukit.data.example import Example
-    from slukit.joint import source_transforms
+    from slukit.workflows.joint import source_transforms
 
     import numpy as np
 

@@ -31,7 +31,7 @@ def exported(tmp_path_factory):
     from slukit.export.tflite import export_tflite
     from slukit.recipe import load_recipe
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     base = tmp_path_factory.mktemp("lite")
     (base / "tiny.yaml").write_text(TINY_WORDS, encoding="utf-8")

@@ -9,7 +9,7 @@ from slukit.errors import RecipeError
 from slukit.recipe import load_recipe
 from slukit.train.losses import SmoothedSparseCrossentropy, joint_losses
 from slukit.train.progress import Reporter
-from slukit.train.trainer import train_recipe
+from slukit.workflows.train import train_recipe
 
 PROBS = np.array([[[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4]],
                   [[0.2, 0.5, 0.3], [0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]], dtype="float32")

@@ -84,7 +84,7 @@ def test_a_registered_encoder_is_trained_saved_and_reloaded(mean_encoder, tmp_pa
     from slukit.recipe import load_recipe
     from slukit.train.artifact import load_model_dir
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     path = tmp_path / "recipe.yaml"
     path.write_text(

@@ -18,7 +18,7 @@ from slukit.recipe import load_recipe
 from slukit.train.artifact import is_model_dir, load_model_dir
 from slukit.train.checkpoint import Checkpoint, checkpoint_path
 from slukit.train.progress import Reporter
-from slukit.train.trainer import train_recipe
+from slukit.workflows.train import train_recipe
 
 # Slow enough epochs (many steps of a tiny model) to catch a run between two checkpoints.
 SLOW = ["train.epochs=4", "train.min_steps_per_epoch=60", "train.early_stopping.patience=0"]

@@ -235,16 +235,17 @@ def test_streamed_training_writes_a_normal_model_directory(tiny_data, tmp_path, 
 
 def test_bad_line_deep_in_the_file_fails_before_training(tiny_data, tmp_path, monkeypatch):
     from slukit.recipe import load_recipe
-    from slukit.train import trainer
     from slukit.train.progress import Reporter
+    from slukit.workflows import monolingual
+    from slukit.workflows.train import train_recipe
 
     rows = tiny_rows(900)
     rows[822] = {"tokens": ["a", "b"], "tags": ["O"], "intent": "x"}
     write_jsonl(tiny_data / "train.jsonl", rows)
-    monkeypatch.setattr(trainer, "build_model", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(monolingual, "build_model", lambda *a, **k: pytest.fail("training started"))
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_data), ["data.stream=true"])
     with pytest.raises(DataError, match=r"train.jsonl:823: 2 tokens but 1 tags"):
-        trainer.train_recipe(recipe, output=tmp_path / "out", reporter=Reporter(quiet=True))
+        train_recipe(recipe, output=tmp_path / "out", reporter=Reporter(quiet=True))
     assert not (tmp_path / "out").exists()
 
 

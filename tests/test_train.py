@@ -10,7 +10,7 @@ from slukit.errors import DataError, ModelDirError, SlukitError
 from slukit.recipe import load_recipe
 from slukit.train.artifact import is_model_dir, load_model_dir
 from slukit.train.progress import Reporter
-from slukit.train.trainer import train_recipe
+from slukit.workflows.train import train_recipe
 
 
 def train(recipe_path, output, overrides=(), force=False):

@@ -247,7 +247,7 @@ def read_trials(path):
 
 def test_search_resumes_after_a_kill_extends_and_writes_a_trainable_best_recipe(tmp_path, tiny_data, monkeypatch):
     from slukit.train.progress import Reporter
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
     from slukit.tune.hypermodel import SLUHyperModel
     from slukit.tune.search import tune_recipe
 

@@ -1,6 +1,6 @@
 """Training batches drawn from several data sets at set shares, and epochs cut short.
 
-Joint transfer (`transfer.mode: joint`, see `slukit.joint`) trains one model
+Joint transfer (`transfer.mode: joint`, see `slukit.workflows.joint`) trains one model
 on source and target data at once. Each batch comes from one data set (one
 language), so a batch is padded only to its own bucket and the share of target
 batches is exact, whatever the sizes: `target_share: 0.5` gives as many target
@@ -104,7 +104,7 @@ def epoch_steps(per_pass, target, share, min_steps=0, max_steps=0):
 
 
 class MixedData:
-    """Training data made of named parts, batched at set shares (`slukit.joint`).
+    """Training data made of named parts, batched at set shares (`slukit.workflows.joint`).
 
     Args:
         parts: `{name: examples}`, in order; the first part is the one whose

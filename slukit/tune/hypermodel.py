@@ -25,7 +25,8 @@ from slukit.models.builder import build_model, load_word_vectors
 from slukit.registry import METRICS, MONITORS
 from slukit.train.distribute import get_distribution
 from slukit.train.progress import Reporter
-from slukit.train.trainer import fit, fit_preprocessor, set_seed
+from slukit.train.trainer import fit, set_seed
+from slukit.workflows.steps import fit_preprocessor
 from slukit.tune.space import apply_values, declare
 
 #: Model settings that change the preprocessor (vocabularies, text rules).

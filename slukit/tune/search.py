@@ -372,7 +372,7 @@ def _search(recipe, output, reporter, quiet, best, source, role):
         import keras_tuner  # noqa: F401
     except ImportError:
         raise SlukitError("slukit tune needs keras-tuner: pip install keras-tuner") from None
-    from slukit.train.trainer import load_data
+    from slukit.workflows.steps import load_data
     from slukit.tune.hypermodel import SLUHyperModel
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: each trial is a new model

@@ -169,7 +169,7 @@ def train_joint(recipe, output=None, reporter=None, resume=False, force=False):
     train_cfg, model_cfg = recipe["train"], recipe["model"]
     distribution = get_distribution(train_cfg)
     output = Path(output or recipe["output"] or f"runs/{recipe['name']}")
-    from slukit.train.trainer import may_replace, output_guard
+    from slukit.workflows.steps import may_replace, output_guard
 
     with output_guard(output, distribution, "joint training"):
         if distribution.is_chief:
@@ -180,9 +180,10 @@ def train_joint(recipe, output=None, reporter=None, resume=False, force=False):
 def _train_joint(recipe, output, reporter, resume, force, distribution):
     from slukit.models.builder import build_model, load_word_vectors
     from slukit.preprocess import SLUPreprocessor
-    from slukit.train.trainer import (TrainResult, calibrate, check_word_vectors, checkpointing,
-                                      describe_model, fit, metadata, not_the_chief, save_run,
-                                      score_splits, set_seed)
+    from slukit.train.trainer import fit, set_seed
+    from slukit.workflows.steps import (TrainResult, calibrate, check_word_vectors, checkpointing,
+                                        describe_model, metadata, not_the_chief, save_run,
+                                        score_splits)
 
     train_cfg, model_cfg = recipe["train"], recipe["model"]
     check_word_vectors(model_cfg)

@@ -107,7 +107,7 @@ def run_point(recipe, path, reporter):
     """Trains `recipe` into `path`, or reuses the finished run there.
 
     Returns `(metrics, reused)`."""
-    from slukit.train.trainer import train_recipe
+    from slukit.workflows.train import train_recipe
 
     metrics = finished_run(path, recipe)
     if metrics is not None:
