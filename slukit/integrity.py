@@ -36,8 +36,8 @@ import zipfile
 from pathlib import Path
 
 from slukit.errors import ModelDirError
+from slukit.model_dir import METADATA_FILE
 
-METADATA_FILE = "metadata.json"
 #: What a Keras 3 `.keras` archive holds.
 KERAS_MEMBERS = ("config.json", "model.weights.h5")
 
@@ -154,7 +154,7 @@ def verify_model_dir(path):
     """Checks a finished model directory as described in the module doc; returns its
     metadata dict. Raises `ModelDirError` naming the first damaged file."""
     from slukit.preprocess.rules import rule_problems
-    from slukit.train.artifact import require_model_dir
+    from slukit.model_dir import require_model_dir
 
     directory = require_model_dir(path)
     meta = read_json(directory, METADATA_FILE)

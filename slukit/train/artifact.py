@@ -33,17 +33,8 @@ import shutil
 from pathlib import Path
 
 from slukit.errors import ModelDirError
-
-MODEL_FILE = "model.keras"
-RECIPE_FILE = "recipe.yaml"
-METRICS_FILE = "metrics.json"
-METADATA_FILE = "metadata.json"
-REQUIRED = (MODEL_FILE, RECIPE_FILE, METADATA_FILE, "preprocessor.json")
-
-
-def is_model_dir(path):
-    path = Path(path)
-    return path.is_dir() and all((path / f).is_file() for f in REQUIRED)
+from slukit.model_dir import (  # noqa: F401  (imported from here too)
+    METADATA_FILE, METRICS_FILE, MODEL_FILE, RECIPE_FILE, REQUIRED, is_model_dir, require_model_dir)
 
 
 def check_output(output, force=True):
@@ -122,20 +113,6 @@ class ModelBundle:
     preprocessor: object
     recipe: dict
     metadata: dict
-
-
-def require_model_dir(path):
-    """Raises a clear `ModelDirError` unless `path` is a finished model directory."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelDirError(f"{path}: no such model directory")
-    if not is_model_dir(path):
-        missing = [f for f in REQUIRED if not (path / f).is_file()]
-        raise ModelDirError(
-            f"{path}: not a finished slukit model directory (missing {', '.join(missing)}); "
-            "train one with `slukit train RECIPE`"
-        )
-    return path
 
 
 def load_model_dir(path):
