@@ -22,16 +22,8 @@ def train_recipe(recipe, output=None, reporter=None, resume=False, force=False):
     A recipe with a `source` section is a transfer recipe and goes to
     `slukit.workflows.transfer.train_transfer`; one with a `distill` section goes to
     `slukit.distill.distill_recipe` (teachers, then the student); any other to
-    `slukit.workflows.monolingual.train_monolingual`. The arguments are theirs:
-
-    Args:
-        recipe: a validated, resolved recipe dict (`slukit.recipe.load_recipe`).
-        output: the model directory; defaults to the recipe's `output`.
-        reporter: a `Reporter` for progress and messages.
-        resume: continue from the checkpoint of an interrupted run (`<output>.checkpoint`),
-            if there is one.
-        force: replace a finished model directory at `output`, and delete the
-            checkpoint of an interrupted run there instead of refusing to start.
+    `slukit.workflows.monolingual.train_monolingual`, whose arguments these are (`recipe`
+    validated and resolved, as `slukit.recipe.load_recipe` returns it).
     """
     if recipe.get("distill") or recipe.get("source"):
         from slukit.train.distribute import get_distribution
