@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from slukit.data.batching import EncodedData, make_pydataset
+from slukit.data.batching import EncodedData
+from slukit.data.epochs import make_pydataset
 from slukit.errors import ModelDirError, RecipeError
 
 

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from slukit.data.batching import EncodedData, make_pydataset
+from slukit.data.batching import EncodedData
+from slukit.data.epochs import make_pydataset
 from slukit.data.example import Example
 from slukit.data.mixing import make_mixed_pydataset
 from slukit.errors import RecipeError

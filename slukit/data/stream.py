@@ -346,7 +346,7 @@ def make_stream_batches(stream, preprocessor, batch_size, seed=0, pad_multiple=8
                         word_dropout=0.0, min_steps=0):
     """Streamed training batches for `model.fit` on the current backend, and their count per epoch.
 
-    The streamed counterpart of `make_train_batches` (same arguments, with a
+    The streamed counterpart of `slukit.data.epochs.make_train_batches` (same arguments, with a
     scanned `TrainStream` for the encoded data).
     """
     return serve_batches(make_stream_pydataset(stream, preprocessor, batch_size, seed,

@@ -28,7 +28,7 @@ the last complete checkpoint (the highest `epoch-N` with a `state.json`).
 
 What resuming restores: weights, optimizer state, dropout seeds, the epoch
 (the training batches of an epoch depend only on the seed and the epoch
-number, see `slukit.data.batching.make_pydataset`), the early-stopping state
+number, see `slukit.data.epochs.make_pydataset`), the early-stopping state
 and the best weights. A resumed run therefore continues as the interrupted run
 would have. Only the chief of a distributed run writes checkpoints and reads
 them; it sends the restored state to the other workers.

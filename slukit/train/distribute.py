@@ -15,7 +15,7 @@ How training is spread (the trainer calls the methods of `Distribution`):
 - **Batches are global.** `train.batch_size` utterances make one step,
   whatever the number of replicas. Every worker draws the same bucketed global
   batches (their shuffle depends only on `train.seed` and the epoch, see
-  `slukit.data.batching.make_pydataset`), and replica `r` of `R` trains on rows
+  `slukit.data.epochs.make_pydataset`), and replica `r` of `R` trains on rows
   `r * B/R ... (r + 1) * B/R - 1` of each, so all workers run the same number
   of steps per epoch and a step covers each utterance of the global batch
   once (`tf.distribute.Strategy.distribute_datasets_from_function`: each

@@ -15,7 +15,8 @@ import time
 
 import keras
 
-from slukit.data.batching import EncodedData, make_pydataset
+from slukit.data.batching import EncodedData
+from slukit.data.epochs import make_pydataset
 from slukit.data.stream import TrainStream, make_stream_pydataset
 from slukit.models.crf import slot_loss
 from slukit.train.callbacks import InterruptCheck, ValidationMonitor
