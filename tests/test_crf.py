@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from slukit.models.crf import SlotCRF, crf_negative_log_likelihood
-from slukit.preprocess.preprocessor import viterbi
+from slukit.preprocess.decoding import viterbi
 
 pytestmark = pytest.mark.xdist_group("crf")
 

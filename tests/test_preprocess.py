@@ -5,7 +5,8 @@ import numpy as np
 from slukit.data.batching import EncodedData, bucket_plan, epoch_plan
 from slukit.data.example import Example
 from slukit.preprocess import SLUPreprocessor, Vocabulary
-from slukit.preprocess.preprocessor import slots_from_tags, whitespace_tokens
+from slukit.preprocess.decoding import slots_from_tags
+from slukit.preprocess.preprocessor import whitespace_tokens
 
 TRAIN = [
     Example(["Play", "High", "Hopes"], ["O", "B-song", "I-song"], "PlayMusic"),
@@ -148,7 +149,7 @@ def test_bio_decoding_keeps_a_valid_greedy_path():
 def test_bio_viterbi_finds_the_best_allowed_path():
     import itertools
 
-    from slukit.preprocess.preprocessor import bio_transitions, viterbi
+    from slukit.preprocess.decoding import bio_transitions, viterbi
 
     tags = ["O", "B-a", "I-a", "B-b", "I-b"]
     start, step = bio_transitions(tags)

@@ -51,7 +51,7 @@ from slukit.errors import ExportError
 
 
 def viterbi_tf(probs, lengths, start, step, end):
-    """Batched Viterbi in TF, the same arithmetic as `preprocessor.viterbi`.
+    """Batched Viterbi in TF, the same arithmetic as `slukit.preprocess.decoding.viterbi`.
 
     Args:
         probs: `[B, T, K]` tag probabilities without `<pad>` (float).
