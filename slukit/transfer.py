@@ -97,19 +97,10 @@ def same_source_settings(a, b):
     before a new recipe key existed is still reused when the key's default
     trains the same model; `train.distribute` is not compared.
     """
-    from slukit.recipe.load import validate
+    from slukit.recipe.validate import training_settings
 
-    def filled(recipe):
-        try:
-            return validate(copy.deepcopy(recipe))
-        except Exception:  # a recipe this version cannot read: compared as it is
-            return copy.deepcopy(recipe)
-
-    a, b = filled(a), filled(b)
-    for recipe in (a, b):  # how training is spread over devices does not change the model
-        recipe.get("train", {}).pop("distribute", None)
-    keys = ("data", "model", "train")
-    return all(a.get(k) == b.get(k) for k in keys)
+    sections = ("data", "model", "train")
+    return training_settings(a, sections) == training_settings(b, sections)
 
 
 def merge_vocab(source, target, unk=None):

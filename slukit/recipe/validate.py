@@ -6,6 +6,7 @@ end as one `RecipeError`; the resolved recipe has every key, defaults filled in.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 
@@ -14,6 +15,30 @@ from slukit.recipe.schema import SCHEMA, Field, default_value, get_field, iter_f
 from slukit.recipe.search_space import _check_search_space, _check_space_heads
 from slukit.recipe.values import _CHECKS
 from slukit.recipe.yaml_io import _line_key
+
+
+def training_settings(recipe, sections=("data", "model", "train", "source", "transfer"),
+                      ignore_transfer=()):
+    """The parts of `recipe` that decide the trained model, to compare two runs by.
+
+    Defaults are filled in first (so a run saved before a new key existed still matches
+    when the key's default trains the same model); `train.distribute` and the
+    `transfer` keys in `ignore_transfer` are left out. A recipe this version cannot
+    read is compared as it is.
+
+        >>> a = {"name": "a", "model": {"units": 8}, "train": {"distribute": "mirrored"}}
+        >>> b = {"name": "b", "model": {"units": 8}, "train": {}}
+        >>> training_settings(a, ("model", "train")) == training_settings(b, ("model", "train"))
+        True
+    """
+    try:
+        filled = validate(copy.deepcopy(recipe))
+    except Exception:
+        filled = copy.deepcopy(recipe)
+    (filled.get("train") or {}).pop("distribute", None)
+    for key in ignore_transfer:
+        (filled.get("transfer") or {}).pop(key, None)
+    return {k: filled.get(k) for k in sections}
 
 
 def validate(raw, *, source: str = "<recipe>", lines: dict | None = None, origins: dict | None = None) -> dict:

@@ -90,17 +90,9 @@ def finished_run(path, recipe):
 def same_settings(a, b):
     """Whether two recipes train the same model (names, outputs and
     `train.distribute` aside; schema defaults filled in first)."""
-    from slukit.recipe.load import validate
+    from slukit.recipe.validate import training_settings
 
-    def key(recipe):
-        try:
-            r = validate(copy.deepcopy(recipe))
-        except Exception:  # a recipe this version cannot read: compared as it is
-            r = copy.deepcopy(recipe)
-        r.get("train", {}).pop("distribute", None)
-        return {k: r.get(k) for k in ("data", "model", "train", "source", "transfer")}
-
-    return key(a) == key(b)
+    return training_settings(a) == training_settings(b)
 
 
 def run_point(recipe, path, reporter):

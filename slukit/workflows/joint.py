@@ -224,19 +224,10 @@ def _train_joint(recipe, output, reporter, resume, force, distribution):
 def same_joint_settings(a, b):
     """Whether two joint recipes train the same model (all but names, outputs,
     `train.distribute` and the fine-tuning keys; defaults filled first)."""
-    from slukit.recipe.load import validate
+    from slukit.recipe.validate import training_settings
 
-    def key(recipe):
-        try:
-            r = validate(copy.deepcopy(recipe))
-        except Exception:  # a recipe this version cannot read: compared as it is
-            r = copy.deepcopy(recipe)
-        r.get("train", {}).pop("distribute", None)
-        for k in FINETUNE_KEYS:
-            (r.get("transfer") or {}).pop(k, None)
-        return {k: r.get(k) for k in ("data", "model", "train", "source", "transfer")}
-
-    return key(a) == key(b)
+    return (training_settings(a, ignore_transfer=FINETUNE_KEYS)
+            == training_settings(b, ignore_transfer=FINETUNE_KEYS))
 
 
 def obtain_joint(recipe, output, reporter, resume=False):
