@@ -326,6 +326,8 @@ def cmd_evaluate(args):
     from slukit.evaluate import artifact_kind
 
     kind = artifact_kind(args.model)
+    if args.split is not None:
+        check_split_flag(args.data, args.format)
     if kind == "model_dir":
         from slukit.integrity import verify_model_dir
 
@@ -345,6 +347,20 @@ def cmd_evaluate(args):
     else:
         print_evaluation(report)
     return 0
+
+
+def check_split_flag(data, format):
+    """`--split` picks a partition of a MASSIVE file that mixes them; for any other data it
+    would be ignored, so it is refused."""
+    from slukit.data.readers import detect_format
+    from slukit.data.sources import resolve_data_arg
+
+    path, fmt = resolve_data_arg(data, format)
+    fmt = fmt or detect_format(path)
+    if fmt != "massive":
+        raise SlukitError(f"--split: only for a MASSIVE file that mixes partitions; {data} is "
+                          f"{fmt} data, read whole (give the split's own file, or a built-in "
+                          "set as NAME:SPLIT, e.g. demo-en:valid)")
 
 
 def cmd_predict(args):

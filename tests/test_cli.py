@@ -173,6 +173,13 @@ def test_tflite_flags_with_a_saved_model_are_refused(trained_model_dir, tmp_path
     assert not (tmp_path / "sm").exists()
 
 
+def test_split_with_data_that_is_not_massive_is_refused(trained_model_dir, capsys):
+    """`--split` picks a partition of a MASSIVE file; with other data it was ignored."""
+    assert main(["evaluate", str(trained_model_dir), "demo-en:test", "--split", "train"]) == 2
+    err = capsys.readouterr().err
+    assert "--split: only for a MASSIVE file" in err and "jsonl data" in err
+
+
 def test_accelerator_with_a_model_directory_is_refused(trained_model_dir, capsys):
     assert main(["predict", "--accelerator", "gpu", str(trained_model_dir), "play jazz"]) == 2
     assert "--accelerator: only for a .tflite" in capsys.readouterr().err

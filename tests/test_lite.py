@@ -155,6 +155,25 @@ def test_clear_errors(exported, tmp_path):
     assert LitePredictor(path).predict("play jazz") == LitePredictor(path).predict(["play jazz"])
 
 
+def test_a_bare_string_is_one_text_for_both_predictors(exported):
+    """`Predictor.predict("play jazz")` once gave 9 predictions, one per character."""
+    from slukit.predict import Predictor
+
+    model_dir, path, _ = exported
+    keras_predictor = Predictor.from_dir(model_dir)
+    one = keras_predictor.predict("play jazz")
+    assert len(one) == 1 and one == keras_predictor.predict(["play jazz"])
+    assert one[0]["tokens"] == ["play", "jazz"]
+    assert_same_prediction(LitePredictor(path).predict("play jazz")[0], one[0])
+
+
+def test_a_gpu_failure_names_the_cli_flag():
+    from slukit.lite.predictor import _gpu_failure_message
+
+    text = _gpu_failure_message(RuntimeError("no Vulkan device"))
+    assert "--accelerator cpu" in text and "no Vulkan device" in text
+
+
 def test_compiled_model_runner_matches_the_interpreter(exported, monkeypatch):
     """The GPU path's buffer handling (CompiledModel), run here on LiteRT's CPU
     accelerator: there is no GPU on the test machines."""

@@ -37,6 +37,8 @@ from slukit.lite.metadata import (check_metadata, preprocessor_from_metadata,
                                   read_metadata)
 
 ACCELERATORS = ("cpu", "gpu")
+#: How a GPU failure tells the user to run on the CPU: the CLI flag and the Python argument.
+CPU_HINT = "--accelerator cpu, or accelerator='cpu' from Python"
 
 
 def windows(n, size, overlap=None):
@@ -82,7 +84,7 @@ def _gpu_failure_message(err):
                  "DEQUANTIZE ops, which it rejects)")
     return ("LiteRT could not run this model on the GPU accelerator"
             f" ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}): "
-            + "; ".join(hints) + ". Use accelerator='cpu' to run it on the CPU.")
+            + "; ".join(hints) + ". Run it on the CPU instead: " + CPU_HINT + ".")
 
 
 class _CpuRunner:
@@ -119,7 +121,7 @@ class _GpuRunner:
             from ai_edge_litert.options import GpuOptions, Options
         except ImportError as err:  # pragma: no cover - depends on the wheel
             raise LiteError(f"this ai-edge-litert has no CompiledModel API ({err}); "
-                            "install ai-edge-litert>=2.0 or use accelerator='cpu'") from None
+                            f"install ai-edge-litert>=2.0 or run on the CPU ({CPU_HINT})") from None
         options = Options(hardware_accelerators=HardwareAccelerator.GPU,
                           gpu_options=GpuOptions(enforce_f32=enforce_f32))
         try:
@@ -131,7 +133,7 @@ class _GpuRunner:
             raise LiteError(_gpu_failure_message(err)) from None
         if not self.model.is_fully_accelerated():
             raise LiteError("LiteRT's GPU accelerator did not take the whole graph; "
-                            "run the export's GPU lint, or use accelerator='cpu'")
+                            f"run the export's GPU lint, or run on the CPU ({CPU_HINT})")
         self.buffers = {}
 
     def signatures(self):
