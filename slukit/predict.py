@@ -39,10 +39,18 @@ class Predictor:
 
     @classmethod
     def from_dir(cls, path, **kwargs):
+        """Loads a model directory (checked first, see `slukit.integrity`). TensorFlow's
+        C++ start-up log lines (`I0000 ... port.cc`, `E0000 ... cuInit`) are kept out of
+        stderr (`slukit.native_logs.quiet_native_logs`); the first prediction, which
+        TensorFlow also comments on, runs here too."""
+        from slukit.native_logs import quiet_native_logs
         from slukit.train.artifact import load_model_dir
 
-        bundle = load_model_dir(path)
-        return cls(bundle.model, bundle.preprocessor, **kwargs)
+        with quiet_native_logs():
+            bundle = load_model_dir(path)
+            predictor = cls(bundle.model, bundle.preprocessor, **kwargs)
+            predictor.predict(["a"])  # a warm-up, so its log lines are dropped here too
+        return predictor
 
     def predict(self, texts):
         """One prediction dict per text (see `SLUPreprocessor.prediction`). A bare string

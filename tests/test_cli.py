@@ -210,3 +210,20 @@ def test_a_missing_data_file_is_reported_before_tensorflow_loads(tiny_data, tmp_
                          text=True, timeout=60)
     assert run.stdout.split() == ["2", "False"]
     assert "data.train: no such file or folder" in run.stderr and "train.jsonl" in run.stderr
+
+
+def test_predictor_from_dir_keeps_tensorflow_c_logs_out_of_stderr(trained_model_dir):
+    """From Python too (not only the CLI): no `I0000 ... port.cc` / `E0000 ... cuInit` lines,
+    while the program's own stderr lines are kept."""
+    from slukit.native_logs import ABSL_LINE
+
+    code = ("import sys; from slukit.predict import Predictor; print('mine', file=sys.stderr); "
+            "p = Predictor.from_dir(sys.argv[1]); print(p.predict('play jazz')[0]['intent']); "
+            "print(len(p.predict(['x ' * 30, 'wake me up'])), file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "SLUKIT_NATIVE_LOGS")}
+    run = subprocess.run([sys.executable, "-c", code, str(trained_model_dir)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() and run.stderr.split() == ["mine", "2"], run.stderr
+    assert not [line for line in run.stderr.splitlines() if ABSL_LINE.match(line.encode())]
