@@ -41,6 +41,7 @@ EMBEDDINGS = ("word", "char")
 METRICS = ("intent_accuracy", "slot_f1", "sentence_accuracy")
 TRANSFER_MODES = ("sequential", "joint", "joint_then_finetune")
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker")
+LR_SCHEDULES = ("constant", "cosine")
 
 #: Monitor name -> the score of a metrics dict (higher is better).
 MONITORS: dict[str, Callable[[Mapping], float]] = {

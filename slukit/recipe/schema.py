@@ -198,6 +198,18 @@ _TRAIN = _section(
     optimizer=Field("choice", choices=OPTIMIZERS, default="adam", doc="The optimizer."),
     learning_rate=Field("float", default=0.001, min=0, exclusive_min=True,
                         doc="The optimizer's learning rate."),
+    lr_schedule=Field(
+        "choice", choices=lambda: registry.LR_SCHEDULES, default="constant",
+        doc="The learning rate over the run: constant (train.learning_rate throughout), or "
+            "cosine (from train.learning_rate down to 1% of it along half a cosine by the last "
+            "epoch). Either starts with train.warmup_epochs of linear warm-up."),
+    warmup_epochs=Field("int", default=0, min=0,
+                        doc="Epochs of linear learning-rate warm-up from near 0 to "
+                            "train.learning_rate (0: none)."),
+    ema=Field("float", default=0.0, min=0, max=1, exclusive_max=True,
+              doc="Keep an exponential moving average of the weights with this momentum per "
+                  "step (for example 0.99; 0: off). Validation, the chosen epoch and the saved "
+                  "model use the averaged weights."),
     early_stopping=_EARLY_STOPPING,
     seed=Field("int", default=0, min=0,
                doc="Random seed for initialisation, shuffling and data sampling."),
@@ -224,7 +236,8 @@ _TRAIN = _section(
     jit_compile=Field(
         "bool", default=False,
         doc="Compile training steps with XLA. On CPUs with bucketed batches XLA compiles one "
-            "program per bucket length and was slower here; on a JAX GPU run, Keras compiles anyway.",
+            "program per bucket length and was slower here. On JAX set it to true: without it Keras "
+            "runs JAX's training step op by op, many times slower.",
     ),
     distribute=Field(
         "choice", choices=registry.DISTRIBUTIONS, default="default",

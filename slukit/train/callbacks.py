@@ -6,6 +6,8 @@ stops after `patience` epochs without improvement; `InterruptCheck` ends the epo
 loop cleanly when Ctrl-C was pressed.
 """
 
+import contextlib
+
 import keras
 
 from slukit import interrupt
@@ -44,7 +46,8 @@ class ValidationMonitor(keras.callbacks.Callback):
             logs["val_best"] = improved
         if improved:
             self.best, self.best_epoch, self.best_metrics = self.score(metrics), epoch, metrics
-            self.best_weights = self.model.get_weights()
+            with averaged_weights(self.model):  # the weights that were scored
+                self.best_weights = self.model.get_weights()
         elif stop:
             self.model.stop_training = True
 
@@ -56,10 +59,11 @@ class ValidationMonitor(keras.callbacks.Callback):
         if dist is None or dist.is_chief:
             if not hasattr(self, "predictor"):
                 self.predictor = dist.predictor(self.model) if dist else self.model
-            copy_transitions(self.model, self.preprocessor)
-            metrics = evaluate_examples(self.predictor, self.preprocessor, self.examples,
-                                        self.batch_size)
-            improved = self.score(metrics) > self.best
+            with averaged_weights(self.model):
+                copy_transitions(self.model, self.preprocessor)
+                metrics = evaluate_examples(self.predictor, self.preprocessor, self.examples,
+                                            self.batch_size)
+                improved = self.score(metrics) > self.best
             stop = not improved and bool(self.patience) and epoch - self.best_epoch >= self.patience
         if dist is not None and dist.workers > 1:
             keys = METRICS
@@ -72,6 +76,33 @@ class ValidationMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Inside, `model` holds its optimizer's moving averages of the weights (`train.ema`);
+    afterwards, the weights it trains on again. Without `use_ema`, nothing changes.
+
+    The transitions of a CRF are copied to the preprocessor inside, so that decoding uses the
+    averaged ones too.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(optimizer, "use_ema", False) or not optimizer.built:
+        yield
+        return
+    variables = list(model.trainable_variables)
+    trained = [keras.ops.convert_to_numpy(v) for v in variables]
+    # As Keras's SwapEMAWeights does, but through numpy copies: on JAX, assigning the average
+    # itself would share its buffer, which the next training step donates.
+    averages = optimizer._model_variables_moving_average
+    for variable in variables:
+        average = averages[optimizer._get_variable_index(variable)]
+        variable.assign(keras.ops.convert_to_numpy(average))
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, trained):
+            variable.assign(value)
 
 
 class InterruptCheck(keras.callbacks.Callback):

@@ -21,6 +21,7 @@ from slukit.data.stream import TrainStream, make_stream_pydataset
 from slukit.models.crf import slot_loss
 from slukit.train.callbacks import InterruptCheck, ValidationMonitor
 from slukit.train.losses import joint_losses
+from slukit.train.schedules import learning_rate_for
 
 
 def set_seed(seed, jit_compile=True):
@@ -38,20 +39,31 @@ def set_seed(seed, jit_compile=True):
         tf.config.experimental.enable_op_determinism()
 
 
-def make_optimizer(train_cfg, learning_rate=None):
+def make_optimizer(train_cfg, learning_rate=None, steps_per_epoch=None, start_epoch=0):
+    """The recipe's optimizer, with gradients clipped to norm 5.
+
+    With `steps_per_epoch`, its rate follows `train.lr_schedule` and `train.warmup_epochs`
+    (`slukit.train.schedules`), counted from `start_epoch`; `train.ema` turns on Keras's
+    moving average of the weights (`use_ema`).
+    """
     optimizers = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
                   "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+    rate = learning_rate or train_cfg["learning_rate"]
+    if steps_per_epoch:
+        rate = learning_rate_for(train_cfg, rate, steps_per_epoch, start_epoch)
+    ema = train_cfg.get("ema", 0.0)
     return optimizers[train_cfg["optimizer"]](
-        learning_rate=learning_rate or train_cfg["learning_rate"], clipnorm=5.0)
+        learning_rate=rate, clipnorm=5.0, use_ema=bool(ema), ema_momentum=ema or 0.99)
 
 
-def compile_model(model, train_cfg, learning_rate=None, losses=None):
+def compile_model(model, train_cfg, learning_rate=None, losses=None, steps_per_epoch=None,
+                  start_epoch=0):
     """Compiles with the recipe's losses, or `losses` (`{"intent", "slots"}`) when given."""
     if losses is None:
         losses = joint_losses(train_cfg["label_smoothing"])
         losses["slots"] = slot_loss(model, losses["slots"])  # a CRF's own loss (model.slot_decoder)
     model.compile(
-        optimizer=make_optimizer(train_cfg, learning_rate),
+        optimizer=make_optimizer(train_cfg, learning_rate, steps_per_epoch, start_epoch),
         loss=losses,
         loss_weights={"intent": train_cfg["intent_loss_weight"],
                       "slots": train_cfg["slot_loss_weight"]},
@@ -142,7 +154,8 @@ def fit(model, preprocessor, train_examples, valid_examples, train_cfg, reporter
         with distribution.scope():
             compile_model(model, train_cfg, learning_rate,
                           losses=(train_examples.training_losses(model, train_cfg)
-                                  if hasattr(train_examples, "training_losses") else None))
+                                  if hasattr(train_examples, "training_losses") else None),
+                          steps_per_epoch=steps, start_epoch=start)
         if restore:
             resume_state(model, checkpoint, monitor, distribution, mid_phase=first > start)
             restore = False
