@@ -339,6 +339,9 @@ def export_tflite(model_dir, output_path, lengths=None, quantize="none",
     import hashlib
 
     metadata["model_sha256"] = hashlib.sha256(content).hexdigest()
+    from slukit.lite.metadata import seal_metadata
+
+    seal_metadata(metadata)  # digests of what decides the predictions, and vocabulary sizes
 
     _write_atomically(output, meta_path, content, metadata)
     return {
