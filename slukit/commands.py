@@ -233,7 +233,9 @@ def print_export_report(report):
     for w in warnings:
         print(f"  - {w}")
     for label, part in (("parity with Keras on {n} utterances", parity),
-                        ("parity on {n} long inputs (pairs joined)", parity.get("long") or {})):
+                        ("parity on {n} long inputs (pairs joined)", parity.get("long") or {}),
+                        ("parity on {n} inputs longer than the longest signature (utterances "
+                         "joined)", parity.get("past_longest") or {})):
         if not part.get("utterances"):
             continue
         text = label.format(n=part["utterances"])

@@ -113,6 +113,8 @@ def test_export_tflite_then_predict_with_it(trained_model_dir, tmp_path, capsys)
     report = capsys.readouterr().out
     assert "builtin only" in report and "L16 (16 tokens), L24 (24 tokens)" in report
     assert "intents 100.0% same, tags 100.0% same" in report
+    assert "inputs longer than the longest signature (utterances joined)" in report
+    assert "windowed (longer than 24 tokens)" in report
     text = "play High Hopes by Panic! at the Disco"
     keras_result = predict(capsys, trained_model_dir, text)[0]
     lite_result = predict(capsys, out, text)[0]

@@ -213,6 +213,11 @@ def test_default_export_answers_long_input_like_slukit_predict(exported, tmp_pat
     long = report["parity"]["long"]
     assert long["utterances"] == 20 and long["windowed"] == 0 and long["intent_agreement"] == 1.0
     assert long["max_abs_diff_slots"] < 1e-3
+    # The export's parity check always includes inputs past the longest signature (windowed).
+    past = report["parity"]["past_longest"]
+    assert past["utterances"] >= 2 and past["windowed"] == past["utterances"]
+    assert past["windowed_agreement"]["utterances"] == past["utterances"]
+    assert past["longest_signature"] == 64 and "longer than 64 tokens" in past["sample"]
 
     tests = [" ".join(ex.tokens) for ex in read_examples(builtin_path("demo-en", "test"))]
     joined = [f"{a} {b}" for a, b in zip(tests[0:40:2], tests[1:40:2])]
