@@ -161,3 +161,30 @@ def test_tflite_metadata_is_checked(tmp_path):
         check_metadata({**meta, "vocab": {**meta["vocab"], "intents": ["a", "a"]}})
     with pytest.raises(LiteError, match="signatures"):
         check_metadata({**meta, "signatures": [{"key": "L8", "length": "8"}]})
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "random bytes"])
+def test_every_file_damaged_in_turn_gives_one_clear_line(trained_model_dir, tmp_path, capsys,
+                                                         damage):
+    """Each file of a model directory in turn, through `slukit predict` and `evaluate`: exit 2
+    and one `error:` line naming that file, never a traceback."""
+    import os
+
+    from slukit.cli import main
+    from slukit.integrity import model_files
+
+    names = model_files(trained_model_dir) + ["metadata.json"]
+    assert {"model.keras", "preprocessor.json", "recipe.yaml", "vocab/words.txt"} <= set(names)
+    for i, name in enumerate(names):
+        copy = tmp_path / f"m{i}"
+        shutil.copytree(trained_model_dir, copy)
+        path = copy / name
+        data = path.read_bytes()
+        path.write_bytes({"truncated": data[:len(data) // 2], "emptied": b"",
+                          "random bytes": os.urandom(max(64, len(data)))}[damage])
+        for command in ("predict", "evaluate"):
+            args = [str(copy), "play jazz"] if command == "predict" else [str(copy), "demo-en"]
+            assert main([command, *args]) == 2, (name, command)
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("error: ") and len(err.splitlines()) == 1, (name, err)
+            assert str(path) in err and "Traceback" not in err, (name, err)
