@@ -399,3 +399,16 @@ def test_distributed_chief_and_worker_share_one_search(tmp_path, tiny_data, monk
     rows = read_trials(output / "trials.csv")
     assert [(r["trial"], r["status"]) for r in rows] == [("1", "COMPLETED"), ("2", "COMPLETED")]
     assert load_recipe(outcome["result"].best_recipe_path)["tune"] is None
+
+
+def test_a_search_of_another_recipe_names_the_cli_flag(tmp_path, tiny_data):
+    """The hint once said `--set tune.max_trials`, for the flag `--max-trials`."""
+    from slukit.tune.search import check_resume
+
+    _, recipe = tiny_tune_recipe(tmp_path, tiny_data)
+    output = tmp_path / "search"
+    assert check_resume(output, recipe) is False
+    assert check_resume(output, {**recipe, "tune": {**recipe["tune"], "max_trials": 9}}) is True
+    changed = load_recipe(tmp_path / "tune.yaml", ["model.layers=2"])
+    with pytest.raises(SlukitError, match=r"changed: model.layers.*only --max-trials"):
+        check_resume(output, changed)
