@@ -412,3 +412,14 @@ def test_a_search_of_another_recipe_names_the_cli_flag(tmp_path, tiny_data):
     changed = load_recipe(tmp_path / "tune.yaml", ["model.layers=2"])
     with pytest.raises(SlukitError, match=r"changed: model.layers.*only --max-trials"):
         check_resume(output, changed)
+
+
+def test_a_missing_data_file_is_reported_before_tensorflow_loads(tmp_path, tiny_data):
+    path, _ = tiny_tune_recipe(tmp_path, tiny_data)
+    (tiny_data / "valid.jsonl").unlink()
+    code = ("import sys; from slukit.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, "tune", str(path), "--output",
+                          str(tmp_path / "search")], capture_output=True, text=True, timeout=60)
+    assert run.stdout.split() == ["2", "False"], run.stderr
+    assert "data.valid: no such file or folder" in run.stderr
