@@ -66,13 +66,26 @@ def cmd_distill(args):
 
 def check_data_files(recipe):
     """A missing data file is reported at once, as recipe errors are, not after TensorFlow
-    has loaded (seconds later)."""
+    has loaded (seconds later): the recipe's data and a transfer's source data sets."""
     from slukit.data.sources import split_paths
-    from slukit.errors import DataError
+    from slukit.errors import DataError, RecipeError
 
-    missing = [f"data.{split}: {path}: no such file or folder"
-               for split, (path, _) in split_paths(recipe).items()
-               if path is not None and not Path(path).exists()]
+    checks = [("data", recipe)]
+    source = (recipe.get("source") or {}).get("data")
+    sets = source if isinstance(source, list) else [source] if source else []
+    for i, data in enumerate(sets):
+        checks.append((f"source.data{'' if len(sets) == 1 else f'[{i}]'}", {**recipe, "data": data}))
+    missing = []
+    for where, part in checks:
+        try:
+            paths = split_paths(part)
+        except RecipeError as err:  # worded for `data.`: name the section it came from
+            missing += [where + p[len("data"):] if p.startswith("data.") else p
+                        for p in err.problems]
+            continue
+        missing += [f"{where}.{split}: {path}: no such file or folder"
+                    for split, (path, _) in paths.items()
+                    if path is not None and not Path(path).exists()]
     if missing:
         raise DataError(missing)
 
@@ -84,6 +97,7 @@ def cmd_tune(args):
     from slukit.tune.search import check_tunable, default_output, distributed_role
 
     check_tunable(recipe)
+    check_data_files(recipe)
     if args.max_trials is not None:
         recipe = load_recipe(args.recipe, [*args.overrides, f"tune.max_trials={args.max_trials}"])
     role = distributed_role()
@@ -124,12 +138,18 @@ def parse_fractions(text):
 def cmd_curve(args):
     from slukit.recipe.load import load_recipe
 
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = load_recipe(args.recipe, args.overrides)  # validate before any heavy import
     fractions = parse_fractions(args.fractions)
     if args.seeds < 1:
         from slukit.errors import SlukitError
 
         raise SlukitError(f"--seeds: expected at least 1, got {args.seeds}")
+    if not recipe.get("source"):
+        from slukit.errors import RecipeError
+
+        raise RecipeError(f"{recipe['name']}: `slukit curve` needs a transfer recipe (one with "
+                          "a `source` section)")
+    check_data_files(recipe)
     quiet_backend_logs()
     from slukit.workflows.curve import curve_runs, plot, run_curve, smallest_matching_fraction, summarize
     from slukit.train.progress import Reporter
@@ -233,7 +253,9 @@ def print_export_report(report):
     for w in warnings:
         print(f"  - {w}")
     for label, part in (("parity with Keras on {n} utterances", parity),
-                        ("parity on {n} long inputs (pairs joined)", parity.get("long") or {})):
+                        ("parity on {n} long inputs (pairs joined)", parity.get("long") or {}),
+                        ("parity on {n} inputs longer than the longest signature (utterances "
+                         "joined)", parity.get("past_longest") or {})):
         if not part.get("utterances"):
             continue
         text = label.format(n=part["utterances"])

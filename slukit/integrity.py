@@ -78,8 +78,14 @@ def _count_lines(path):
 
 def vocab_sizes(directory):
     """`{words, chars, intents, tags: lines}` of the vocabularies `preprocessor.json` names."""
+    from slukit.preprocess.rules import file_problems
+
     directory = Path(directory)
-    rules = json.loads((directory / "preprocessor.json").read_text(encoding="utf-8"))
+    rules = read_json(directory, "preprocessor.json")
+    problems = file_problems(rules.get("files"))
+    if problems:
+        raise ModelDirError(problems, header=f"{directory / 'preprocessor.json'}: "
+                            "settings this slukit cannot use:")
     return {key: _count_lines(directory / rel) for key, rel in rules["files"].items()
             if rel and (directory / rel).is_file()}
 
@@ -93,7 +99,7 @@ def seal(directory):
     """
     directory = Path(directory)
     path = directory / METADATA_FILE
-    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta = read_json(directory, METADATA_FILE)  # a clear ModelDirError if it is damaged
     meta["file_sha256"] = file_digests(directory)
     if (directory / "preprocessor.json").is_file():
         meta["vocab_sizes"] = vocab_sizes(directory)

@@ -113,6 +113,8 @@ def test_export_tflite_then_predict_with_it(trained_model_dir, tmp_path, capsys)
     report = capsys.readouterr().out
     assert "builtin only" in report and "L16 (16 tokens), L24 (24 tokens)" in report
     assert "intents 100.0% same, tags 100.0% same" in report
+    assert "inputs longer than the longest signature (utterances joined)" in report
+    assert "windowed (longer than 24 tokens)" in report
     text = "play High Hopes by Panic! at the Disco"
     keras_result = predict(capsys, trained_model_dir, text)[0]
     lite_result = predict(capsys, out, text)[0]
@@ -227,3 +229,27 @@ def test_predictor_from_dir_keeps_tensorflow_c_logs_out_of_stderr(trained_model_
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() and run.stderr.split() == ["mine", "2"], run.stderr
     assert not [line for line in run.stderr.splitlines() if ABSL_LINE.match(line.encode())]
+
+
+def test_a_ctrl_c_swallowed_during_export_exits_130_and_writes_nothing(trained_model_dir, tmp_path,
+                                                                       capsys, monkeypatch):
+    """`export --format saved_model` once printed a traceback and exited 0 when TensorFlow
+    swallowed the KeyboardInterrupt of a Ctrl-C."""
+    import keras
+
+    from slukit import interrupt
+
+    def swallowed(self, path, **kwargs):  # Ctrl-C raised and lost inside TensorFlow
+        interrupt.requested.set()
+        os.makedirs(path)
+
+    archive_class = type(keras.export.ExportArchive())  # the backend's own subclass
+    monkeypatch.setattr(archive_class, "write_out", swallowed)
+    try:
+        assert main(["export", str(trained_model_dir), "--format", "saved_model", "--output",
+                     str(tmp_path / "sm")]) == 130
+    finally:
+        interrupt.requested.clear()
+    err = capsys.readouterr().err
+    assert "interrupted:" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

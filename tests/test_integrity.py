@@ -91,9 +91,14 @@ def test_rules_are_checked(model_copy):
 
 
 def test_vocabulary_paths_stay_inside_the_directory(model_copy):
+    from slukit.integrity import file_digests
+
     rewrite_json(model_copy / "preprocessor.json",
                  lambda r: r["files"].update(words="../../../../etc/passwd"))
-    seal(model_copy)
+    with pytest.raises(ModelDirError, match="points outside the model directory"):
+        seal(model_copy)  # nor does seal count the lines of a file outside
+    rewrite_json(model_copy / "metadata.json",  # digests re-recorded by hand
+                 lambda m: m.update(file_sha256=file_digests(model_copy)))
     with pytest.raises(ModelDirError, match="points outside the model directory"):
         verify_model_dir(model_copy)
     assert rule_problems({"tokenizer": "whitespace", "lowercase": True, "max_word_chars": 8,
@@ -161,3 +166,39 @@ def test_tflite_metadata_is_checked(tmp_path):
         check_metadata({**meta, "vocab": {**meta["vocab"], "intents": ["a", "a"]}})
     with pytest.raises(LiteError, match="signatures"):
         check_metadata({**meta, "signatures": [{"key": "L8", "length": "8"}]})
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "random bytes"])
+def test_every_file_damaged_in_turn_gives_one_clear_line(trained_model_dir, tmp_path, capsys,
+                                                         damage):
+    """Each file of a model directory in turn, through `slukit predict` and `evaluate`: exit 2
+    and one `error:` line naming that file, never a traceback."""
+    import os
+
+    from slukit.cli import main
+    from slukit.integrity import model_files
+
+    names = model_files(trained_model_dir) + ["metadata.json"]
+    assert {"model.keras", "preprocessor.json", "recipe.yaml", "vocab/words.txt"} <= set(names)
+    for i, name in enumerate(names):
+        copy = tmp_path / f"m{i}"
+        shutil.copytree(trained_model_dir, copy)
+        path = copy / name
+        data = path.read_bytes()
+        path.write_bytes({"truncated": data[:len(data) // 2], "emptied": b"",
+                          "random bytes": os.urandom(max(64, len(data)))}[damage])
+        for command in ("predict", "evaluate"):
+            args = [str(copy), "play jazz"] if command == "predict" else [str(copy), "demo-en"]
+            assert main([command, *args]) == 2, (name, command)
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("error: ") and len(err.splitlines()) == 1, (name, err)
+            assert str(path) in err and "Traceback" not in err, (name, err)
+
+
+@pytest.mark.parametrize("content", ["{", "[1, 2]", '{"lowercase": true, "files": "x"}'])
+def test_seal_refuses_a_damaged_preprocessor_json_clearly(model_copy, content):
+    """`seal` (for developers' steps that change a model directory) gave a raw
+    JSONDecodeError, TypeError or AttributeError."""
+    (model_copy / "preprocessor.json").write_text(content, encoding="utf-8")
+    with pytest.raises(ModelDirError, match="preprocessor.json"):
+        seal(model_copy)

@@ -213,6 +213,11 @@ def test_default_export_answers_long_input_like_slukit_predict(exported, tmp_pat
     long = report["parity"]["long"]
     assert long["utterances"] == 20 and long["windowed"] == 0 and long["intent_agreement"] == 1.0
     assert long["max_abs_diff_slots"] < 1e-3
+    # The export's parity check always includes inputs past the longest signature (windowed).
+    past = report["parity"]["past_longest"]
+    assert past["utterances"] >= 2 and past["windowed"] == past["utterances"]
+    assert past["windowed_agreement"]["utterances"] == past["utterances"]
+    assert past["longest_signature"] == 64 and "longer than 64 tokens" in past["sample"]
 
     tests = [" ".join(ex.tokens) for ex in read_examples(builtin_path("demo-en", "test"))]
     joined = [f"{a} {b}" for a, b in zip(tests[0:40:2], tests[1:40:2])]
@@ -230,3 +235,59 @@ def test_default_export_answers_long_input_like_slukit_predict(exported, tmp_pat
                           + [" ".join(tests[:12]).split()])
     assert parity["utterances"] == 4 and parity["windowed"] == 1
     assert parity["windowed_agreement"]["utterances"] == 1
+
+
+def tflite_damages():
+    def shift(words):
+        return words[:2] + words[3:] + words[2:3]
+
+    return {  # name -> (change to the metadata, what the error says)
+        "an intent too few": (lambda m: m["vocab"]["intents"].pop(), "vocab.intents has"),
+        "words shifted by one": (lambda m: m["vocab"].update(words=shift(m["vocab"]["words"])),
+                                 "vocab changed since the export"),
+        "words appended": (lambda m: m["vocab"]["words"].extend(["zzz1", "zzz2"]),
+                           "vocab.words has"),
+        "a rule changed": (lambda m: m["rules"].update(lowercase=False),
+                           "rules changed since the export"),
+        "a signature relabelled": (lambda m: m["signatures"][0].update(length=5),
+                                   "signatures changed since the export"),
+    }
+
+
+@pytest.mark.parametrize("case", list(tflite_damages()))
+def test_edited_tflite_metadata_is_refused_with_one_clear_error(exported, tmp_path, capsys,
+                                                                 case):
+    """An edited .json beside a .tflite gave an IndexError, a GATHER crash in LiteRT, or
+    silently wrong answers (shifted words); now the key is named, in Python and the CLI."""
+    from slukit.cli import main
+    from slukit.lite.metadata import DIGESTED
+
+    _, path, _ = exported
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert sorted(meta["sha256"]) == sorted(DIGESTED)
+    assert meta["vocab_sizes"]["intents"] == len(meta["vocab"]["intents"])
+    change, what = tflite_damages()[case]
+    change(meta)
+    copy = tmp_path / "m.tflite"
+    copy.write_bytes(path.read_bytes())
+    copy.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(LiteError, match=what):
+        LitePredictor(copy)
+    assert main(["predict", str(copy), "play jazz"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and what in err and "Traceback" not in err
+
+
+def test_metadata_of_another_model_is_refused_without_digests(exported, tmp_path):
+    """An older export (no sha256, no vocab_sizes) whose label lists do not fit the .tflite's
+    outputs is refused when it is loaded, not with an IndexError at the first prediction."""
+    _, path, _ = exported
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    for key in ("sha256", "vocab_sizes"):
+        meta.pop(key)
+    meta["vocab"]["intents"].pop()
+    copy = tmp_path / "old.tflite"
+    copy.write_bytes(path.read_bytes())
+    copy.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(LiteError, match="intent output has .* entries, but its metadata lists"):
+        LitePredictor(copy)

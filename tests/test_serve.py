@@ -123,6 +123,23 @@ def test_a_model_that_cannot_load_fails_at_start_up(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_a_damaged_model_directory_is_refused_before_the_workers_start(trained_model_dir,
+                                                                        tmp_path):
+    import shutil
+
+    from slukit.errors import ModelDirError
+    from slukit.serve import check_model
+
+    copy = tmp_path / "model"
+    shutil.copytree(trained_model_dir, copy)
+    check_model(copy)
+    words = copy / "vocab" / "words.txt"
+    lines = words.read_text(encoding="utf-8").splitlines()
+    words.write_text("\n".join(lines[1:] + lines[:1]) + "\n", encoding="utf-8")
+    with pytest.raises(ModelDirError, match="words.txt: its content changed"):
+        check_model(copy)
+
+
 def test_server_answers_on_a_free_port_and_drains_on_sigterm(trained_model_dir):
     port = free_port()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

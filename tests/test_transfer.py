@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import write_jsonl
+from conftest import write_jsonl, write_recipe
 from slukit.errors import RecipeError
 from slukit.recipe import load_recipe
 from slukit.train.progress import Reporter
@@ -223,3 +223,32 @@ def test_source_saved_before_a_new_recipe_key_is_still_reused(bilingual, tmp_pat
 
     seal(tmp_path / "source")  # a consistent directory, as that version would have written
     assert any("reusing" in m for m in stages_of(path, tmp_path / "t2"))
+
+
+@pytest.mark.parametrize("command", ["train", "curve"])
+def test_missing_source_data_is_reported_before_tensorflow_loads(bilingual, tmp_path, command):
+    """Like a recipe error (a fraction of a second), not after TensorFlow has loaded."""
+    import subprocess
+    import sys
+
+    (bilingual / "en_valid.jsonl").unlink()
+    recipe = transfer_recipe(tmp_path, bilingual)
+    code = ("import sys; from slukit.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, command, str(recipe), "--output",
+                          str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert run.stdout.split() == ["2", "False"], run.stderr
+    assert "source.data.valid: no such file or folder" in run.stderr
+    assert "en_valid.jsonl" in run.stderr
+
+
+def test_curve_refuses_a_monolingual_recipe_before_tensorflow_loads(tiny_data, tmp_path):
+    import subprocess
+    import sys
+
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_data)
+    code = ("import sys; from slukit.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, "curve", str(recipe)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.stdout.split() == ["2", "False"] and "needs a transfer recipe" in run.stderr

@@ -399,3 +399,27 @@ def test_distributed_chief_and_worker_share_one_search(tmp_path, tiny_data, monk
     rows = read_trials(output / "trials.csv")
     assert [(r["trial"], r["status"]) for r in rows] == [("1", "COMPLETED"), ("2", "COMPLETED")]
     assert load_recipe(outcome["result"].best_recipe_path)["tune"] is None
+
+
+def test_a_search_of_another_recipe_names_the_cli_flag(tmp_path, tiny_data):
+    """The hint once said `--set tune.max_trials`, for the flag `--max-trials`."""
+    from slukit.tune.search import check_resume
+
+    _, recipe = tiny_tune_recipe(tmp_path, tiny_data)
+    output = tmp_path / "search"
+    assert check_resume(output, recipe) is False
+    assert check_resume(output, {**recipe, "tune": {**recipe["tune"], "max_trials": 9}}) is True
+    changed = load_recipe(tmp_path / "tune.yaml", ["model.layers=2"])
+    with pytest.raises(SlukitError, match=r"changed: model.layers.*only --max-trials"):
+        check_resume(output, changed)
+
+
+def test_a_missing_data_file_is_reported_before_tensorflow_loads(tmp_path, tiny_data):
+    path, _ = tiny_tune_recipe(tmp_path, tiny_data)
+    (tiny_data / "valid.jsonl").unlink()
+    code = ("import sys; from slukit.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, "tune", str(path), "--output",
+                          str(tmp_path / "search")], capture_output=True, text=True, timeout=60)
+    assert run.stdout.split() == ["2", "False"], run.stderr
+    assert "data.valid: no such file or folder" in run.stderr

@@ -62,3 +62,18 @@ def test_tutorial_runs(tutorial, tmp_path):
             cmd = [sys.executable, "-c", code]
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{tutorial.name}: {code}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
+#: Recipe paths the docs name on purpose although they do not exist (error examples).
+MISSING_ON_PURPOSE = {"recipes/none.yaml", "recipes/x.yaml"}
+
+
+def test_the_docs_name_only_recipes_that_exist():
+    """docs/scaling.md once used `recipes/atis.yaml`, which does not exist."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *TUTORIALS]
+    named = {(page.relative_to(ROOT).as_posix(), path) for page in pages
+             for path in re.findall(r"recipes/[\w./-]+?\.yaml", page.read_text(encoding="utf-8"))}
+    assert len(named) > 10
+    missing = sorted((page, path) for page, path in named
+                     if path not in MISSING_ON_PURPOSE and not (ROOT / path).is_file())
+    assert missing == []

@@ -170,7 +170,9 @@ def write_dictionary(entries, path):
     Returns the number of lines written.
     """
     lines = [f"{s} {t}\n" for s, t, *_ in entries if len(s.split()) == 1 and len(t.split()) == 1]
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    from slukit.atomic import atomic_open
+
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:  # whole or not at all
         handle.writelines(lines)
     return len(lines)
 

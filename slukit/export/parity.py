@@ -1,7 +1,9 @@
 """Parity of an exported `.tflite` with the Keras model it came from.
 
 `check_parity` runs a sample of utterances (`parity_sample`: the model's own data,
-else random words; `joined_pairs`: two utterances joined, for long inputs) through
+else random words; `joined_pairs`: two utterances joined, for long inputs;
+`past_longest`: utterances joined until longer than the longest signature, so the
+windows are checked too) through
 both the Keras model and the light runtime, as a device would, and compares
 intents, tags and probabilities; an fp32 export that differs by more than
 `FP32_TOLERANCE` fails.
@@ -49,6 +51,25 @@ def joined_pairs(token_lists, limit=100):
     """
     pairs = [a + b for a, b in zip(token_lists[0::2], token_lists[1::2])]
     return pairs[:limit]
+
+
+def past_longest(token_lists, longest, limit=20):
+    """Inputs longer than the longest signature (`longest` tokens), which the light runtime
+    runs in windows: consecutive utterances joined until each is longer than it.
+
+    Example:
+        >>> past_longest([["a", "b"], ["c"], ["d", "e"], ["f"], ["g"]], 2)
+        [['a', 'b', 'c'], ['d', 'e', 'f']]
+    """
+    joined, current = [], []
+    for tokens in token_lists:
+        current = current + list(tokens)
+        if len(current) > longest:
+            joined.append(current)
+            current = []
+            if len(joined) == limit:
+                break
+    return joined
 
 
 def check_parity(bundle, lite, token_lists):

@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from slukit.export.gpu_check import gpu_check
-from slukit.export.parity import FP32_TOLERANCE, check_parity, joined_pairs, parity_sample
+from slukit.export.parity import (FP32_TOLERANCE, check_parity, joined_pairs, parity_sample,
+                                  past_longest)
 from slukit.errors import ExportError
 from slukit.lite.metadata import FORMAT, FORMAT_VERSION, LONG_INPUTS, metadata_path
 
@@ -268,7 +269,9 @@ def export_tflite(model_dir, output_path, lengths=None, quantize="none",
             warning: see `FLOAT16_NOTE`); `"warn"`: report the findings and write.
         parity_texts: texts to check parity on (default: the recipe's test split).
             They are also joined in pairs into long inputs, checked and reported apart
-            (`parity["long"]`), windowed where longer than the longest signature.
+            (`parity["long"]`), windowed where longer than the longest signature; and
+            joined into inputs longer than the longest signature, which are always
+            windowed (`parity["past_longest"]`, agreement under `windowed_agreement`).
         parity_limit: at most this many utterances of the default sample.
         analyzer: also run `tf.lite.experimental.Analyzer` (its text is in the report).
         latency_runs: runs per signature for the latency medians.
@@ -324,6 +327,10 @@ def export_tflite(model_dir, output_path, lengths=None, quantize="none",
     parity["sample"] = source
     parity["long"] = check_parity(bundle, lite, joined_pairs(tokens))
     parity["long"]["sample"] = f"pairs of the {source} joined"
+    # Longer than the longest signature: windowed, so reported apart (windowed_agreement).
+    parity["past_longest"] = check_parity(bundle, lite, past_longest(tokens, lite.max_length))
+    parity["past_longest"]["sample"] = (f"the {source} joined into inputs longer than "
+                                        f"{lite.max_length} tokens")
     if quantize == "none":
         for part in (parity, parity["long"]):
             if not part.get("utterances"):
@@ -339,6 +346,9 @@ def export_tflite(model_dir, output_path, lengths=None, quantize="none",
     import hashlib
 
     metadata["model_sha256"] = hashlib.sha256(content).hexdigest()
+    from slukit.lite.metadata import seal_metadata
+
+    seal_metadata(metadata)  # digests of what decides the predictions, and vocabulary sizes
 
     _write_atomically(output, meta_path, content, metadata)
     return {

@@ -7,6 +7,12 @@ Keys:
     format, format_version   `"slukit-tflite"`, 1
     model_file               the .tflite's file name (same folder)
     model_sha256             the .tflite's SHA-256 (checked when it is loaded)
+    sha256                   the SHA-256 of each key that decides the predictions
+                             (`DIGESTED`: signatures, inputs, outputs, rules, vocab),
+                             checked when the metadata is read
+    vocab_sizes              {"words", "chars", "intents", "tags": entries}, checked
+                             against the lists (and the intent and tag counts against
+                             the .tflite's own outputs when it is loaded)
     quantize                 `"none"`, `"float16"` or `"dynamic"`
     signatures               `[{"key": "L16", "length": 16}, ...]`, shortest first;
                              one signature per fixed length in the one .tflite
@@ -31,6 +37,7 @@ Example:
     [[2, 2, 0, 0]]
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -49,6 +56,36 @@ LONG_INPUTS = {
     "intent": "mean of the windows' intent probabilities, weighted by the tokens each "
               "window tags",
 }
+
+
+#: The metadata keys whose content decides the predictions, each digested under `sha256`.
+DIGESTED = ("signatures", "inputs", "outputs", "rules", "vocab")
+
+
+def section_digests(meta):
+    """`{key: SHA-256 of its canonical JSON}` for the `DIGESTED` keys of `meta`.
+
+    Example:
+        >>> d = section_digests({"vocab": {"intents": ["a"]}})
+        >>> sorted(d) == sorted(DIGESTED) and len(d["vocab"]) == 64
+        True
+    """
+    return {key: hashlib.sha256(json.dumps(meta.get(key), sort_keys=True, ensure_ascii=False,
+                                           separators=(",", ":")).encode("utf-8")).hexdigest()
+            for key in DIGESTED}
+
+
+def vocab_sizes(meta):
+    """`{words, chars, intents, tags: entries}` of the metadata's vocabularies (None: absent)."""
+    return {key: len(table) if isinstance(table, list) else None
+            for key, table in (meta.get("vocab") or {}).items()}
+
+
+def seal_metadata(meta):
+    """Records `sha256` and `vocab_sizes` in `meta` (the export's last step); returns it."""
+    meta["vocab_sizes"] = vocab_sizes(meta)
+    meta["sha256"] = section_digests(meta)
+    return meta
 
 
 def metadata_path(tflite_path):
@@ -76,8 +113,6 @@ def read_metadata(tflite_path):
     check_metadata(meta, path)
     recorded = meta.get("model_sha256")
     if recorded is not None:
-        import hashlib
-
         if hashlib.sha256(tflite_path.read_bytes()).hexdigest() != recorded:
             raise LiteError(f"{tflite_path}: its content is not the one {path.name} records "
                             "(SHA-256 differs): the file is damaged or belongs to another "
@@ -120,6 +155,32 @@ def check_metadata(meta, where="metadata"):
             raise LiteError(f"{where}: vocab.{key} must be a non-empty list of strings")
         if len(set(table)) != len(table):
             raise LiteError(f"{where}: vocab.{key} repeats an entry")
+    check_recorded(meta, where)
+
+
+def check_recorded(meta, where="metadata"):
+    """The recorded digests and vocabulary sizes (`seal_metadata`) still match: a clear
+    `LiteError` naming the key otherwise. Metadata written before they were recorded gets
+    every other check."""
+    sizes = meta.get("vocab_sizes")
+    if sizes is not None:
+        if not isinstance(sizes, dict):
+            raise LiteError(f"{where}: vocab_sizes is not a table")
+        for key, size in vocab_sizes(meta).items():
+            if key in sizes and sizes[key] != size:
+                raise LiteError(f"{where}: vocab.{key} has {size} entries where vocab_sizes "
+                                f"records {sizes[key]}; the metadata is damaged or was edited "
+                                "(export the model again)")
+    recorded = meta.get("sha256")
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict):
+        raise LiteError(f"{where}: sha256 is not a table")
+    for key, digest in section_digests(meta).items():
+        if key in recorded and recorded[key] != digest:
+            raise LiteError(f"{where}: {key} changed since the export (its SHA-256 is not the "
+                            "one recorded under sha256); the metadata is damaged or was edited "
+                            "(export the model again)")
 
 
 def preprocessor_from_metadata(meta):

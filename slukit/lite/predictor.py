@@ -103,6 +103,10 @@ class _CpuRunner:
     def signatures(self):
         return self.interpreter.get_signature_list()
 
+    def output_shapes(self, key):
+        details = self.interpreter.get_signature_runner(key).get_output_details()
+        return {name: [int(d) for d in info["shape"]] for name, info in details.items()}
+
     def __call__(self, key, feeds):
         runner = self.runners.get(key)
         if runner is None:
@@ -138,6 +142,10 @@ class _GpuRunner:
 
     def signatures(self):
         return self.model.get_signature_list()
+
+    def output_shapes(self, key):
+        details = self.model.get_output_tensor_details(key)
+        return {name: [int(d) for d in info["shape"]] for name, info in details.items()}
 
     def __call__(self, key, feeds):
         model = self.model
@@ -216,6 +224,20 @@ class LitePredictor:
         missing = [k for k in self.keys.values() if k not in self._run.signatures()]
         if missing:
             raise LiteError(f"the .tflite lacks the signatures {missing} that its metadata lists")
+        self._check_output_sizes()
+
+    def _check_output_sizes(self):
+        """The .tflite's intent and tag outputs have one entry per label of the metadata
+        (a metadata with a label too few or too many belongs to another model)."""
+        where = self.path if self.path is not None else "the model"
+        shapes = self._run.output_shapes(self.keys[self.max_length])
+        for output, table in (("intent", "intents"), ("slots", "tags")):
+            shape = shapes.get(output)
+            size = len(self.metadata["vocab"][table])
+            if shape and shape[-1] != size:
+                raise LiteError(f"{where}: the model's {output} output has {shape[-1]} entries, "
+                                f"but its metadata lists {size} {table} (vocab.{table}); the "
+                                ".tflite and its .json do not belong together (export again)")
 
     @property
     def max_length(self):

@@ -88,7 +88,9 @@ def write_vectors(vectors, path):
     """Writes `{word: vector}` in the `.vec` text format (with its header line)."""
     vectors = dict(vectors)
     dim = len(next(iter(vectors.values()))) if vectors else 0
-    with open(path, "w", encoding="utf-8") as f:
+    from slukit.atomic import atomic_open
+
+    with atomic_open(path, "w", encoding="utf-8") as f:  # whole or not at all
         f.write(f"{len(vectors)} {dim}\n")
         for word, vec in vectors.items():
             f.write(word + " " + " ".join(f"{x:.6g}" for x in vec) + "\n")

@@ -68,10 +68,10 @@ def check_model(model):
     if path.endswith(".tflite"):
         load_predictor(path)  # LiteRT loads in milliseconds and reports what is wrong
         return
+    from slukit.integrity import verify_model_dir
     from slukit.preprocess import SLUPreprocessor
-    from slukit.train.artifact import require_model_dir
 
-    require_model_dir(path)
+    verify_model_dir(path)  # a damaged directory: one error here, not one in each worker
     SLUPreprocessor.load(path)
 
 

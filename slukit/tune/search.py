@@ -137,8 +137,10 @@ def check_resume(output: Path, recipe: dict, write: bool = True) -> bool:
         raise SlukitError(f"{output}: exists and holds no search (no recipe.yaml); choose another "
                           "--output or remove it")
     if write:
+        from slukit.atomic import write_text_atomically
+
         output.mkdir(parents=True, exist_ok=True)
-        path.write_text(dump_recipe(recipe), encoding="utf-8")
+        write_text_atomically(path, dump_recipe(recipe))
     return resumed
 
 
@@ -270,8 +272,10 @@ def trial_row(trial, space, objective) -> dict:
 
 
 def write_trials_csv(rows, path) -> None:
+    from slukit.atomic import atomic_open
+
     path = Path(path)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as f:  # whole or not at all
         if not rows:
             return
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -304,7 +308,9 @@ def write_best_recipe(recipe, best_row, path, objective, trials_done, source=Non
         "# Searched: " + ", ".join(f"{key}={format_value(best_row[key])}" for key in recipe["tune"]["space"]),
         f"# Train it: slukit train {path}",
     ]
-    Path(path).write_text("\n".join(header) + "\n" + dump_recipe(best), encoding="utf-8")
+    from slukit.atomic import write_text_atomically
+
+    write_text_atomically(path, "\n".join(header) + "\n" + dump_recipe(best))
     return best
 
 

@@ -146,7 +146,9 @@ def _train_size(model_dir):
 
 
 def write_csv(rows, path):
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    from slukit.atomic import atomic_open
+
+    with atomic_open(path, "w", newline="", encoding="utf-8") as f:  # whole or not at all
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -208,6 +210,9 @@ def plot(summary, path, title):
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from slukit.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # whole or not at all
+        fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
     return True
