@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from slukit.errors import ModelDirError
-from slukit.errors import ExportError
+from slukit.errors import ExportError, LiteError
 
 # One worker builds the module's models once (pytest -n 2 --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("export")
@@ -81,7 +81,7 @@ def exports(models, tmp_path_factory):
     for name, (_, lengths) in MODELS.items():
         path = base / f"{name}.tflite"
         report = export_tflite(models[name], path, lengths=lengths, analyzer=(name == "bilstm"),
-                               latency_runs=5)
+                               latency_runs=5, gpu_lint="warn" if name == "gru" else "error")
         done[name] = (report, path)
     return done
 
@@ -96,7 +96,14 @@ def test_fp32_export_is_builtin_gpu_clean_and_matches_keras(exports, name):
     assert not [op for op in ops if op.startswith("CUSTOM") or op.startswith("BUILTIN_")]
     assert "WHILE" not in ops and not any("TENSOR_LIST" in op for op in ops)
     assert lint_tflite(path) == []
-    assert report["gpu"]["errors"] == [] and report["gpu"]["warnings"] == []
+    if name == "gru":  # clean by the static checks, but measured wrong on the GPU
+        assert len(report["gpu"]["errors"]) == 1 and "gru" in report["gpu"]["errors"][0]
+        from slukit.lite import LitePredictor
+
+        with pytest.raises(LiteError, match=r"written for the CPU.*--accelerator cpu"):
+            LitePredictor(path, accelerator="gpu")  # refused before any GPU is touched
+    else:
+        assert report["gpu"]["errors"] == [] and report["gpu"]["warnings"] == []
     parity = report["parity"]
     assert parity["sample"] == "test split"
     fits = 100 if max(MODELS[name][1]) >= 16 else 30  # demo-en test: 4 to 16 tokens
@@ -230,6 +237,17 @@ def test_gpu_lint_failure_writes_nothing(models, tmp_path):
     with pytest.raises(ExportError, match=r"(?s)DEQUANTIZE.*--cpu-only"):
         export_tflite(models["bilstm"], tmp_path / "sub" / "dyn.tflite", lengths=8,
                       quantize="dynamic", analyzer=False)
+    assert _listing(tmp_path) == []
+
+
+def test_gru_export_for_the_gpu_is_refused_as_measured(models, tmp_path):
+    """A GPU run found the unrolled GRU computed wrongly (fp32 too): refused by default,
+    written for the CPU with --cpu-only (gpu_lint='warn'), as for a lint error."""
+    from slukit.export.tflite import export_tflite
+
+    with pytest.raises(ExportError, match=r"(?s)encoder gru: .*computed the unrolled GRU "
+                                          r"wrongly.*--cpu-only"):
+        export_tflite(models["gru"], tmp_path / "sub" / "gru.tflite", lengths=8, analyzer=False)
     assert _listing(tmp_path) == []
 
 

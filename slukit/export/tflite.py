@@ -310,10 +310,11 @@ def export_tflite(model_dir, output_path, lengths=None, quantize="none",
     not_builtin = sorted(k for k in ops if k.startswith("CUSTOM") or k.startswith("BUILTIN_"))
     if not_builtin:
         raise ExportError(f"the converted model holds non-builtin ops {not_builtin}")
-    gpu = gpu_check(content, quantize, analyzer=analyzer)
+    gpu = gpu_check(content, quantize, analyzer=analyzer,
+                    encoder=bundle.recipe.get("model", {}).get("encoder"))
     if gpu["errors"] and gpu_lint == "error":
         shown = "; ".join(gpu["errors"][:5])
-        raise ExportError(f"the static GPU check found {len(gpu['errors'])} kind(s) of op that "
+        raise ExportError(f"the GPU check found {len(gpu['errors'])} thing(s) that "
                           f"LiteRT's GPU accelerator rejects or miscomputes: {shown}. Nothing was "
                           "written (to write it anyway, for the CPU: --cpu-only, or gpu_lint='warn' "
                           "from Python).")

@@ -217,6 +217,11 @@ class LitePredictor:
         self.inputs = list(metadata["inputs"])
         if not self.lengths:
             raise LiteError("the metadata lists no signatures")
+        refused = (metadata.get("gpu") or {}).get("errors")
+        if accelerator == "gpu" and refused:
+            raise LiteError("this export was written for the CPU (--cpu-only): its GPU check "
+                            f"found {'; '.join(refused[:3])}. Run it with --accelerator cpu "
+                            "(accelerator='cpu' from Python).")
         if accelerator == "cpu":
             self._run = _CpuRunner(tflite_path, model_content, num_threads)
         else:
