@@ -236,8 +236,8 @@ _TRAIN = _section(
     jit_compile=Field(
         "bool", default=False,
         doc="Compile training steps with XLA. On CPUs with bucketed batches XLA compiles one "
-            "program per bucket length and was slower here. On JAX set it to true: without it Keras "
-            "runs JAX's training step op by op, many times slower.",
+            "program per bucket length and was slower here. On JAX, XLA is always used: without it "
+            "Keras runs JAX's training step op by op, many times slower.",
     ),
     distribute=Field(
         "choice", choices=registry.DISTRIBUTIONS, default="default",

@@ -67,7 +67,8 @@ def compile_model(model, train_cfg, learning_rate=None, losses=None, steps_per_e
         loss=losses,
         loss_weights={"intent": train_cfg["intent_loss_weight"],
                       "slots": train_cfg["slot_loss_weight"]},
-        jit_compile=train_cfg["jit_compile"],
+        # On JAX, Keras without XLA runs the training step op by op (many times slower).
+        jit_compile=train_cfg["jit_compile"] or keras.backend.backend() == "jax",
     )
 
 
